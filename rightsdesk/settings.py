@@ -1,0 +1,220 @@
+"""Rightsdesk settings, read from the environment.
+
+Every variable is listed with its default and meaning in README.md ("Settings"). Outside
+production, missing keys are generated once under var/keys/ so that every command works on
+a clean clone; with RIGHTSDESK_ENV=production they are required.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from rightsdesk.envkeys import (
+    env_bool,
+    env_int,
+    env_str,
+    key_from_env_or_file,
+    new_data_key,
+    new_secret_key,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("RIGHTSDESK_VAR_DIR", str(BASE_DIR / "var")))
+RIGHTSDESK_ENV = env_str("RIGHTSDESK_ENV", "development")
+PRODUCTION = RIGHTSDESK_ENV == "production"
+
+SECRET_KEY = key_from_env_or_file(
+    name="SECRET_KEY", key_dir=VAR_DIR / "keys", production=PRODUCTION, make=new_secret_key
+)
+# Wraps the per-talent data keys (AES-GCM); its id is stored beside every wrapped key so
+# that keys can rotate.
+RIGHTSDESK_DATA_KEY = key_from_env_or_file(
+    name="RIGHTSDESK_DATA_KEY", key_dir=VAR_DIR / "keys", production=PRODUCTION, make=new_data_key
+)
+RIGHTSDESK_DATA_KEY_ID = env_str("RIGHTSDESK_DATA_KEY_ID", "k1")
+
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = [
+    h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+RIGHTSDESK_BASE_URL = env_str("RIGHTSDESK_BASE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "rightsdesk.core",
+    "rightsdesk.accounts",
+    "rightsdesk.audit",
+    "rightsdesk.talent",
+    "rightsdesk.agreements",
+    "rightsdesk.licensing",
+    "rightsdesk.consent",
+    "rightsdesk.renders",
+    "rightsdesk.provenance",
+    "rightsdesk.ledger",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "rightsdesk.urls"
+WSGI_APPLICATION = "rightsdesk.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    url = env_str("DATABASE_URL")
+    if url:
+        # Persistent connections: a 3x throughput factor here (PITFALLS.md).
+        db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        if db["ENGINE"] == "django.db.backends.postgresql":
+            db.setdefault("OPTIONS", {})["server_side_binding"] = True
+        return db
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "rightsdesk.sqlite3",
+        # A web server and a worker write at once: without these SQLite answers
+        # "database is locked" (PITFALLS.md).
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
+        # A file, not memory, so that a worker process started by a test can see it.
+        "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+MEDIA_ROOT = Path(env_str("RIGHTSDESK_MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("RIGHTSDESK_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Rightsdesk <no-reply@rightsdesk.test>")
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rightsdesk.api.pagination.DefaultPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "rightsdesk.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rightsdesk API",
+    "DESCRIPTION": "Licensing, rendering and provenance of fashion models' AI digital twins.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Celery. The embedded default is kombu's filesystem transport under var/broker with a
+# 50 ms polling interval (at the default 1 s each task waits up to a second: DESIGN.md).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+RIGHTSDESK_BROKER_DIR = Path(env_str("RIGHTSDESK_BROKER_DIR", str(VAR_DIR / "broker")))
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("in", "processed"):
+        (RIGHTSDESK_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(RIGHTSDESK_BROKER_DIR / "in"),
+        "data_folder_out": str(RIGHTSDESK_BROKER_DIR / "in"),
+        "processed_folder": str(RIGHTSDESK_BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.05,
+    }
+else:
+    # One visibility timeout per connection: long training jobs have their own queue.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY", 3600)}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# Business limits.
+# New York Fashion Workers Act caps agency commission at 20% (2,000 basis points).
+RIGHTSDESK_MAX_COMMISSION_BPS = env_int("RIGHTSDESK_MAX_COMMISSION_BPS", 2000)
+RIGHTSDESK_ALLOW_MINORS = env_bool("RIGHTSDESK_ALLOW_MINORS", False)
+RIGHTSDESK_PLATFORM_FEE_BPS = env_int("RIGHTSDESK_PLATFORM_FEE_BPS", 0)
+RIGHTSDESK_BASE_MODEL = env_str("RIGHTSDESK_BASE_MODEL", "")
+RIGHTSDESK_MODEL_CACHE = Path(env_str("RIGHTSDESK_MODEL_CACHE", str(VAR_DIR / "models")))
+RIGHTSDESK_TSA_URL = env_str("RIGHTSDESK_TSA_URL", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

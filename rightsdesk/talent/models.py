@@ -1,0 +1,176 @@
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from rightsdesk.accounts.models import Organization
+from rightsdesk.core.jurisdictions import is_minor
+from rightsdesk.core.models import TimeStampedModel
+
+
+class Talent(TimeStampedModel):
+    """A model whose likeness may be captured. The talent owns the twin and is the licensor."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="talent_profile",
+    )
+    legal_name = models.CharField(max_length=200)
+    stage_name = models.CharField(max_length=200, blank=True)
+    date_of_birth = models.DateField()
+    jurisdiction = models.CharField(max_length=6, help_text="ISO 3166-1 alpha-2 or 3166-2")
+    preferred_language = models.CharField(max_length=8, default="en")
+    deceased = models.BooleanField(default=False)
+    # Off by default: a consumer learns the model's name only if the model opted in.
+    stage_name_public = models.BooleanField(default=False)
+    identity_verified_at = models.DateTimeField(null=True, blank=True)
+    identity_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    identity_verification_method = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(identity_verified_at__isnull=True)
+                | Q(identity_verified_by__isnull=False),
+                name="talent_verification_has_attester",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.stage_name or self.legal_name
+
+    def is_minor(self, on: date | None = None) -> bool:
+        return is_minor(
+            date_of_birth=self.date_of_birth,
+            jurisdiction=self.jurisdiction,
+            on=on or timezone.now().date(),
+        )
+
+    @property
+    def identity_verified(self) -> bool:
+        return self.identity_verified_at is not None
+
+
+class TalentProxy(TimeStampedModel):
+    """A guardian (for a minor) or an estate (for a deceased talent) acting as principal."""
+
+    class Kind(models.TextChoices):
+        GUARDIAN = "guardian", "Guardian"
+        ESTATE = "estate", "Estate"
+
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="proxies")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proxy_for"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    authority_document = models.FileField(upload_to="authority/", blank=True)
+    authority_document_sha256 = models.CharField(max_length=64, blank=True)
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_to = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["talent", "user", "kind"], name="talent_proxy_unique"),
+        ]
+
+
+class Representation(TimeStampedModel):
+    """An agency's mandate for a talent: its commission and what it may do for the talent."""
+
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="representations")
+    agency = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="representations"
+    )
+    # Commission is taken from the talent's fee only, never added to it; the cap
+    # (RIGHTSDESK_MAX_COMMISSION_BPS, 20% under the NY Fashion Workers Act) is enforced by
+    # the service, the absolute bound here.
+    commission_bps = models.PositiveIntegerField()
+    can_negotiate_uses = models.BooleanField(default=False)
+    can_approve_outputs = models.BooleanField(default=False)
+    can_view_earnings = models.BooleanField(default=False)
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    mother_agency = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="mother_representations",
+    )
+    # The mother agency's share OF the commission, in basis points of the commission.
+    mother_agency_share_bps = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(commission_bps__lte=10000), name="representation_commission_bounded"
+            ),
+            models.CheckConstraint(
+                condition=Q(mother_agency_share_bps__lte=10000),
+                name="representation_mother_share_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(mother_agency__isnull=False) | Q(mother_agency_share_bps=0),
+                name="representation_mother_share_needs_mother",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=models.F("valid_from")),
+                name="representation_valid_range",
+            ),
+        ]
+
+    def is_current(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
+
+
+class LikenessVersion(TimeStampedModel):
+    """A trained likeness adapter. The talent signs it off from sample renders before use."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        FAILED = "failed", "Training failed"
+        AWAITING_SIGNOFF = "awaiting_signoff", "Awaiting the talent's sign-off"
+        SIGNED_OFF = "signed_off", "Signed off"
+        REJECTED = "rejected", "Rejected by the talent"
+        REVOKED = "revoked", "Revoked"
+        DESTROYED = "destroyed", "Destroyed (crypto-shredded)"
+
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="likenesses")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.TRAINING)
+    base_model = models.CharField(max_length=200, help_text="The base pipeline it was trained on")
+    trigger_token = models.CharField(max_length=64)
+    adapter_file = models.FileField(upload_to="adapters/", blank=True)
+    adapter_sha256 = models.CharField(max_length=64, blank=True)
+    adapter_key_id = models.CharField(max_length=32, blank=True)
+    # Appearance limits the gate enforces (no body reshaping, skin-tone or age change, ...).
+    appearance_limits = models.JSONField(default=list, blank=True)
+    training_params = models.JSONField(default=dict, blank=True)
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["talent", "version"], name="likeness_version_unique"),
+            models.CheckConstraint(
+                condition=~Q(status="signed_off") | Q(signed_off_at__isnull=False),
+                name="likeness_signed_off_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.talent} v{self.version}"
