@@ -93,6 +93,15 @@ TEMPLATES = [
 ]
 
 
+# A web server and a worker write at once: without these SQLite answers
+# "database is locked" (PITFALLS.md).
+_SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL;",
+}
+
+
 def _database() -> dict:
     url = env_str("DATABASE_URL")
     if url:
@@ -100,18 +109,15 @@ def _database() -> dict:
         db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
         if db["ENGINE"] == "django.db.backends.postgresql":
             db.setdefault("OPTIONS", {})["server_side_binding"] = True
+        if db["ENGINE"] == "django.db.backends.sqlite3":
+            # A sqlite:// URL (the worker a test starts on the test database) needs them too.
+            db["OPTIONS"] = {**_SQLITE_OPTIONS, **db.get("OPTIONS", {})}
         return db
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": VAR_DIR / "rightsdesk.sqlite3",
-        # A web server and a worker write at once: without these SQLite answers
-        # "database is locked" (PITFALLS.md).
-        "OPTIONS": {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL;",
-        },
+        "OPTIONS": dict(_SQLITE_OPTIONS),
         # A file, not memory, so that a worker process started by a test can see it.
         "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
     }
@@ -182,6 +188,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(RIGHTSDESK_BROKER_DIR / "in"),
         "data_folder_out": str(RIGHTSDESK_BROKER_DIR / "in"),
         "processed_folder": str(RIGHTSDESK_BROKER_DIR / "processed"),
+        # Exchange tables (queue bindings, remote control): relative to the working
+        # directory unless set, so two workers started from different places would not
+        # see each other's queues.
+        "control_folder": str(RIGHTSDESK_BROKER_DIR / "control"),
         "store_processed": False,
         "polling_interval": 0.05,
     }
@@ -199,7 +209,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "sweep-stale-renders": {
+        "task": "rightsdesk.renders.tasks.sweep_stale_renders_task",
+        "schedule": 60.0,
+    },
+}
 
 # Business limits.
 # New York Fashion Workers Act caps agency commission at 20% (2,000 basis points).
@@ -209,6 +224,8 @@ RIGHTSDESK_PLATFORM_FEE_BPS = env_int("RIGHTSDESK_PLATFORM_FEE_BPS", 0)
 RIGHTSDESK_BASE_MODEL = env_str("RIGHTSDESK_BASE_MODEL", "")
 RIGHTSDESK_MODEL_CACHE = Path(env_str("RIGHTSDESK_MODEL_CACHE", str(VAR_DIR / "models")))
 RIGHTSDESK_TSA_URL = env_str("RIGHTSDESK_TSA_URL", "")
+# A render with no heartbeat for this long is failed by the sweeper (its worker died).
+RIGHTSDESK_RENDER_STALE_SECONDS = env_int("RIGHTSDESK_RENDER_STALE_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,8 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.celery_worker"]
+
 
 def _is_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -34,6 +36,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(pytest.mark.xfail(reason=reason, strict=True, run=False))
                     raise pytest.UsageError(f"{item.nodeid} {reason}, but services are required")
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # Factories hash a password for every user; PBKDF2 at its production cost takes
+    # ~0.3 s a user on these machines, which made the suite ten times slower.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import factory
 from django.utils import timezone
 
 from rightsdesk.accounts.models import Organization, User
+from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.talent.models import LikenessVersion, Representation, Talent, TalentProxy
 
 PASSWORD = "test-pass-2026"
@@ -87,3 +88,29 @@ class LikenessVersionFactory(factory.django.DjangoModelFactory):
     version = factory.Sequence(lambda n: n + 1)
     base_model = "tiny-sd"
     trigger_token = factory.Sequence(lambda n: f"rdtk{n}")
+
+
+class RenderRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RenderRequest
+
+    organization = factory.SubFactory(OrganizationFactory)
+    requester = factory.SubFactory(
+        UserFactory,
+        role="campaign_manager",
+        organization=factory.SelfAttribute("..organization"),
+    )
+    brief = "A model in a linen suit on a pier at dawn"
+    width = 64
+    height = 64
+    steps = 4
+    seed = 7
+    num_drafts = 2
+
+
+class AssetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Asset
+
+    render_request = factory.SubFactory(RenderRequestFactory)
+    index = factory.Sequence(lambda n: n)

@@ -5,6 +5,9 @@ Each code is a subclass of ApplicationError declared here or in an app's ``error
 ``ApplicationError.registry`` maps code to class and README.md lists them all.
 """
 
+import importlib
+import importlib.util
+import pkgutil
 from typing import Any, ClassVar
 
 
@@ -139,3 +142,18 @@ class ServiceUnavailable(ApplicationError):
     code = "service_unavailable"
     status = 503
     default_message = "A service this needs is unavailable."
+
+
+def load_all_error_modules() -> dict[str, type[ApplicationError]]:
+    """Import ``rightsdesk.<app>.errors`` for every app that has one; return the registry.
+
+    Codes register themselves when their module is imported, so a list of every code (the
+    README's table, its test) needs every errors module imported first.
+    """
+    import rightsdesk
+
+    for package in pkgutil.iter_modules(rightsdesk.__path__):
+        name = f"rightsdesk.{package.name}.errors"
+        if package.ispkg and importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    return dict(ApplicationError.registry)

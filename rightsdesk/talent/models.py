@@ -48,7 +48,8 @@ class Talent(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.stage_name or self.legal_name
+        # Never the legal name: str() reaches lists and logs, where a read is not audited.
+        return self.stage_name or f"Talent {str(self.public_id)[:8]}"
 
     def is_minor(self, on: date | None = None) -> bool:
         return is_minor(

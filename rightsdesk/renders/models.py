@@ -1,0 +1,148 @@
+"""Render requests and their drafts (assets).
+
+Status changes go through ``renders.services`` only, checked against ``renders.states``;
+the database refuses a status that is not in the tables and out-of-range sizes.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from rightsdesk.accounts.models import Organization
+from rightsdesk.core.models import TimeStampedModel
+from rightsdesk.renders.states import AssetStatus, RequestStatus
+
+# Bounds on what one request may ask of a GPU worker. 64 px is the smallest size the tests
+# render (PITFALLS.md); 2048 px and 150 steps are beyond any SD 1.5 / SDXL campaign use.
+MIN_SIDE = 64
+MAX_SIDE = 2048
+MAX_STEPS = 150
+MAX_DRAFTS = 16
+# Seeds are kept in the 32-bit range every diffusers front end accepts.
+MAX_SEED = 2**32 - 1
+
+
+class RenderRequest(TimeStampedModel):
+    # PROTECT throughout: a request is named by audit events, gate decisions and ledger
+    # reservations, so nothing it points at may disappear under it.
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="render_requests",
+        limit_choices_to={"kind": Organization.Kind.BRAND},
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="render_requests"
+    )
+    # Nullable until licences exist; a later issue links the licence(s) and the likeness
+    # they name, and the gate refuses a request without one.
+    likeness = models.ForeignKey(
+        "talent.LikenessVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="render_requests",
+    )
+    status = models.CharField(
+        max_length=32, choices=RequestStatus.choices, default=RequestStatus.SUBMITTED
+    )
+    brief = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    width = models.PositiveIntegerField(default=512)
+    height = models.PositiveIntegerField(default=512)
+    steps = models.PositiveIntegerField(default=25)
+    seed = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Empty: chosen at render"
+    )
+    num_drafts = models.PositiveSmallIntegerField(default=1)
+    # A retried submission with the same key and the same payload (request_hash, SHA-256 of
+    # its canonical form) returns the first request; a different payload is an error.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    decision = models.JSONField(default=dict, blank=True, help_text="The gate's decision")
+    cancel_reason = models.CharField(max_length=64, blank=True)
+    failure_reason = models.CharField(max_length=64, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker_id = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Licences do not exist yet: a later issue adds the request's licence(s) (one per
+    # talent in a group shot) and their allowance reservations.
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RequestStatus.values), name="render_request_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0, progress__lte=100),
+                name="render_request_progress_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(width__gte=MIN_SIDE, width__lte=MAX_SIDE)
+                & Q(height__gte=MIN_SIDE, height__lte=MAX_SIDE),
+                name="render_request_size_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(steps__gte=1, steps__lte=MAX_STEPS), name="render_request_steps_bounded"
+            ),
+            models.CheckConstraint(
+                condition=Q(num_drafts__gte=1, num_drafts__lte=MAX_DRAFTS),
+                name="render_request_drafts_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(seed__isnull=True) | Q(seed__gte=0, seed__lte=MAX_SEED),
+                name="render_request_seed_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(idempotency_key__isnull=True) | ~Q(request_hash=""),
+                name="render_request_keyed_has_hash",
+            ),
+            models.UniqueConstraint(
+                fields=["requester", "idempotency_key"], name="render_request_idempotency_unique"
+            ),
+        ]
+        indexes = [
+            # The stale-render sweeper scans rendering requests by heartbeat.
+            models.Index(fields=["status", "heartbeat_at"], name="render_request_status_hb"),
+        ]
+
+    def __str__(self) -> str:
+        return f"render request {self.public_id} ({self.status})"
+
+
+class Asset(TimeStampedModel):
+    """One draft of a render request. Other apps refer to it only by ``reference``."""
+
+    render_request = models.ForeignKey(
+        RenderRequest, on_delete=models.PROTECT, related_name="assets"
+    )
+    index = models.PositiveSmallIntegerField(help_text="0-based draft number within the request")
+    status = models.CharField(max_length=32, choices=AssetStatus.choices, default=AssetStatus.DRAFT)
+    image = models.FileField(upload_to="assets/", null=True, blank=True)
+    image_sha256 = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=64, blank=True, help_text="Why it was rejected, ...")
+    released_at = models.DateTimeField(null=True, blank=True)
+    first_published_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["render_request", "index"], name="asset_index_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=AssetStatus.values), name="asset_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AssetStatus.RELEASED) | Q(released_at__isnull=False),
+                name="asset_released_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        """The opaque reference the ledger and provenance use; they never import renders."""
+        return f"asset:{self.public_id}"
