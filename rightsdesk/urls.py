@@ -10,6 +10,9 @@ api_v1 = [
     path("", include("rightsdesk.talent.urls")),
     path("", include("rightsdesk.audit.urls")),
     path("", include("rightsdesk.renders.urls")),
+    path("", include("rightsdesk.agreements.urls")),
+    path("", include("rightsdesk.licensing.urls")),
+    path("", include("rightsdesk.consent.urls")),
 ]
 
 urlpatterns = [

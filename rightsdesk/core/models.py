@@ -12,3 +12,27 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class Notification(TimeStampedModel):
+    """An in-app notice to one user; the same text is e-mailed through Django's backend."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=64)  # e.g. "agreement.expiring"
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    target_reference = models.CharField(max_length=80, blank=True)  # "agreement:<uuid>"
+    # Reminders (30/7/1 days) are sent once: the dedupe key makes a rerun a no-op.
+    dedupe_key = models.CharField(max_length=200, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="notification_dedupe",
+            )
+        ]
+        indexes = [models.Index(fields=["user", "read_at"])]

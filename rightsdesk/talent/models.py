@@ -28,6 +28,9 @@ class Talent(TimeStampedModel):
     deceased = models.BooleanField(default=False)
     # Off by default: a consumer learns the model's name only if the model opted in.
     stage_name_public = models.BooleanField(default=False)
+    # A one-word stage name ("Summer") in a brief only asks for approval unless legal has
+    # marked it distinctive, in which case it denies like a full name.
+    stage_name_distinctive = models.BooleanField(default=False)
     identity_verified_at = models.DateTimeField(null=True, blank=True)
     identity_verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -175,3 +178,20 @@ class LikenessVersion(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.talent} v{self.version}"
+
+
+class TalentNameGram(models.Model):
+    """The brief screen's index: each registered name of a talent as normalised word n-grams
+    (NFKD, accents stripped, casefolded), so that the gate finds "Zoé Durand" in a brief as
+    one indexed lookup instead of scanning every talent."""
+
+    talent = models.ForeignKey(Talent, on_delete=models.CASCADE, related_name="name_grams")
+    gram = models.CharField(max_length=200, db_index=True)
+    words = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=16)  # legal_name or stage_name
+    distinctive = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["talent", "gram", "source"], name="talent_gram_unique")
+        ]
