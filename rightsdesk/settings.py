@@ -32,6 +32,9 @@ RIGHTSDESK_DATA_KEY = key_from_env_or_file(
     name="RIGHTSDESK_DATA_KEY", key_dir=VAR_DIR / "keys", production=PRODUCTION, make=new_data_key
 )
 RIGHTSDESK_DATA_KEY_ID = env_str("RIGHTSDESK_DATA_KEY_ID", "k1")
+# Older key-encryption keys, "id:base64,id:base64": they only unwrap, until
+# `manage.py rotate_data_keys` has rewrapped every data key under the current one.
+RIGHTSDESK_DATA_KEYS_OLD = env_str("RIGHTSDESK_DATA_KEYS_OLD", "")
 
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [
@@ -175,6 +178,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models name their state field "status"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "AgreementStatusEnum": "rightsdesk.agreements.models.Agreement.Status",
+        "AgreementVersionStatusEnum": "rightsdesk.agreements.models.AgreementVersion.Status",
+        "LicenceStatusEnum": "rightsdesk.licensing.models.Licence.Status",
+    },
 }
 
 # Celery. The embedded default is kombu's filesystem transport under var/broker with a
@@ -210,8 +219,23 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    # Daily: expire agreements past their end, remind their parties 30, 7 and 1 days ahead.
+    "expire-agreements": {
+        "task": "rightsdesk.agreements.tasks.agreements_expire_task",
+        "schedule": 24 * 60 * 60.0,
+    },
+    # Daily: expire lapsed licence offers and ended licences; remind 30, 7 and 1 days ahead.
+    "expire-licences": {
+        "task": "rightsdesk.licensing.tasks.licences_expire_task",
+        "schedule": 24 * 60 * 60.0,
+    },
     "sweep-stale-renders": {
         "task": "rightsdesk.renders.tasks.sweep_stale_renders_task",
+        "schedule": 60.0,
+    },
+    # Contractual withdrawals take effect after their notice period: end the licences.
+    "apply-due-withdrawals": {
+        "task": "rightsdesk.consent.tasks.withdrawals_apply_due_task",
         "schedule": 60.0,
     },
 }
@@ -220,10 +244,18 @@ CELERY_BEAT_SCHEDULE: dict = {
 # New York Fashion Workers Act caps agency commission at 20% (2,000 basis points).
 RIGHTSDESK_MAX_COMMISSION_BPS = env_int("RIGHTSDESK_MAX_COMMISSION_BPS", 2000)
 RIGHTSDESK_ALLOW_MINORS = env_bool("RIGHTSDESK_ALLOW_MINORS", False)
+# An agreement's maximum licence term: 10 years at most, and 1 year for a minor (whose
+# agreement also ends by the day they come of age).
+RIGHTSDESK_MAX_LICENCE_TERM_DAYS = env_int("RIGHTSDESK_MAX_LICENCE_TERM_DAYS", 3650)
+RIGHTSDESK_MINOR_MAX_LICENCE_TERM_DAYS = env_int("RIGHTSDESK_MINOR_MAX_LICENCE_TERM_DAYS", 365)
 RIGHTSDESK_PLATFORM_FEE_BPS = env_int("RIGHTSDESK_PLATFORM_FEE_BPS", 0)
 RIGHTSDESK_BASE_MODEL = env_str("RIGHTSDESK_BASE_MODEL", "")
 RIGHTSDESK_MODEL_CACHE = Path(env_str("RIGHTSDESK_MODEL_CACHE", str(VAR_DIR / "models")))
 RIGHTSDESK_TSA_URL = env_str("RIGHTSDESK_TSA_URL", "")
+# Capture uploads: each image at most this many bytes and pixels. The pixel limit is
+# checked from the header before decoding (Pillow itself only refuses above twice its own).
+RIGHTSDESK_MAX_CAPTURE_BYTES = env_int("RIGHTSDESK_MAX_CAPTURE_BYTES", 25 * 1024 * 1024)
+RIGHTSDESK_MAX_CAPTURE_PIXELS = env_int("RIGHTSDESK_MAX_CAPTURE_PIXELS", 64_000_000)
 # A render with no heartbeat for this long is failed by the sweeper (its worker died).
 RIGHTSDESK_RENDER_STALE_SECONDS = env_int("RIGHTSDESK_RENDER_STALE_SECONDS", 300)
 

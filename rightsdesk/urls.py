@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("rightsdesk.agreements.urls")),
     path("", include("rightsdesk.licensing.urls")),
     path("", include("rightsdesk.consent.urls")),
+    path("", include("rightsdesk.core.urls")),
 ]
 
 urlpatterns = [

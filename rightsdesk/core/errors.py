@@ -144,6 +144,22 @@ class ServiceUnavailable(ApplicationError):
     default_message = "A service this needs is unavailable."
 
 
+class EncryptedDataInvalid(ApplicationError):
+    # AES-GCM refused the blob: altered, moved from another row or purpose (other associated
+    # data), or sealed under another key. Never a client's fault; nothing is returned.
+    code = "encrypted_data_invalid"
+    status = 500
+    default_message = "Stored encrypted data failed its integrity check."
+
+
+class KeyEncryptionKeyUnknown(ApplicationError):
+    # A wrapped key names a key-encryption key that is neither RIGHTSDESK_DATA_KEY nor in
+    # RIGHTSDESK_DATA_KEYS_OLD: an old key was dropped before `rotate_data_keys` ran.
+    code = "kek_unknown"
+    status = 500
+    default_message = "A data key is wrapped by a key-encryption key this instance lacks."
+
+
 def load_all_error_modules() -> dict[str, type[ApplicationError]]:
     """Import ``rightsdesk.<app>.errors`` for every app that has one; return the registry.
 

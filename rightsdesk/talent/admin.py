@@ -17,7 +17,16 @@ from rightsdesk.accounts.models import Organization, Role, User
 from rightsdesk.accounts.selectors import user_is_staff
 from rightsdesk.core.errors import ApplicationError, ValidationFailed
 from rightsdesk.talent import services
-from rightsdesk.talent.models import LikenessVersion, Representation, Talent, TalentProxy
+from rightsdesk.talent.models import (
+    CaptureImage,
+    CaptureSession,
+    DestructionCertificate,
+    LikenessVersion,
+    Representation,
+    Talent,
+    TalentDataKey,
+    TalentProxy,
+)
 from rightsdesk.talent.selectors import POWER_FIELDS, talent_personal_data_get
 
 
@@ -343,3 +352,85 @@ class LikenessVersionAdmin(StaffOnlyAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # likenesses come from training, not from the admin
+
+
+class ReadOnlyAdmin(StaffOnlyAdmin):
+    """Shown, never added or edited here: these rows come from their services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):
+        return self.fields
+
+
+@admin.register(CaptureSession)
+class CaptureSessionAdmin(ReadOnlyAdmin):
+    list_display = ("talent", "studio_name", "scheduled_at", "status", "notice_waived_at")
+    list_filter = ("status",)
+    list_select_related = ("talent",)
+    search_fields = ["=public_id", "=talent__public_id", "studio_name"]
+    fields = (
+        "public_id",
+        "talent",
+        "studio_name",
+        "photographer_name",
+        "photographer_training_licence",
+        "scheduled_at",
+        "notice_sent_at",
+        "notice_waived_at",
+        "notice_waived_by",
+        "status",
+        "closed_at",
+        "created_by",
+        "created_at",
+    )
+
+
+@admin.register(CaptureImage)
+class CaptureImageAdmin(ReadOnlyAdmin):
+    """Metadata only: the encrypted file is neither shown, linked nor downloadable."""
+
+    list_display = ("sha256", "session", "format", "width", "height", "byte_size", "created_at")
+    list_select_related = ("session__talent",)
+    search_fields = ["=public_id", "=sha256", "=session__public_id"]
+    fields = (
+        "public_id",
+        "session",
+        "sha256",
+        "format",
+        "width",
+        "height",
+        "byte_size",
+        "uploaded_by",
+        "created_at",
+    )
+    exclude = ("blob", "key_id")
+
+
+@admin.register(TalentDataKey)
+class TalentDataKeyAdmin(ReadOnlyAdmin):
+    """Which talents hold a key, under which KEK, and which keys were destroyed. Never the
+    wrapped key itself."""
+
+    list_display = ("talent", "kek_id", "created_at", "destroyed_at")
+    list_filter = ("kek_id",)
+    list_select_related = ("talent",)
+    fields = ("public_id", "talent", "kek_id", "created_at", "destroyed_at")
+    exclude = ("wrapped_key",)
+
+
+@admin.register(DestructionCertificate)
+class DestructionCertificateAdmin(ReadOnlyAdmin):
+    list_display = ("talent", "created_at", "sha256", "audit_sequence")
+    list_select_related = ("talent",)
+    search_fields = ["=public_id", "=talent__public_id", "=sha256"]
+    fields = (
+        "public_id",
+        "talent",
+        "data_key",
+        "created_at",
+        "sha256",
+        "audit_sequence",
+        "payload_json",
+    )

@@ -1,3 +1,4 @@
+import uuid
 from datetime import date
 
 from django.conf import settings
@@ -195,3 +196,144 @@ class TalentNameGram(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["talent", "gram", "source"], name="talent_gram_unique")
         ]
+
+
+class TalentDataKey(models.Model):
+    """A talent's data key, stored only wrapped by a key-encryption key (core.crypto).
+
+    Captures and adapters are sealed under it. Destroying it (the wrapped key overwritten
+    with nothing) makes all of them unreadable at once: crypto-shredding. The wrapped key is
+    rewrapped on rotation and emptied on destruction; nothing else about a row ever changes
+    (a trigger enforces it on PostgreSQL). A talent has at most one live key; after a
+    destruction a new one is made only for a capture consent given after it.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # PROTECT: the destruction certificate and every blob's key id point at this row.
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="data_keys")
+    wrapped_key = models.BinaryField()
+    kek_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["talent"],
+                condition=Q(destroyed_at__isnull=True),
+                name="talent_data_key_one_live",
+            ),
+            models.CheckConstraint(
+                condition=(Q(destroyed_at__isnull=True) & ~Q(wrapped_key=b""))
+                | (Q(destroyed_at__isnull=False) & Q(wrapped_key=b"")),
+                name="talent_data_key_destroyed_is_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "destroyed" if self.destroyed_at else f"wrapped by {self.kek_id}"
+        return f"Data key {self.key_id[:8]} of {self.talent} ({state})"
+
+    @property
+    def key_id(self) -> str:
+        """The id stored beside every blob sealed under this key (32 hex characters)."""
+        return self.public_id.hex
+
+
+class DestructionCertificate(models.Model):
+    """What a crypto-shred made unreadable, when and why: the exact canonical JSON that was
+    appended to the audit chain (its sequence is kept), and its SHA-256."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    talent = models.ForeignKey(
+        Talent, on_delete=models.PROTECT, related_name="destruction_certificates"
+    )
+    data_key = models.OneToOneField(
+        TalentDataKey, on_delete=models.PROTECT, related_name="destruction_certificate"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    payload_json = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    audit_sequence = models.PositiveBigIntegerField(unique=True)
+
+    def __str__(self) -> str:
+        return f"Destruction certificate {self.sha256[:12]} ({self.talent})"
+
+
+class CaptureSession(TimeStampedModel):
+    """A studio session photographing a talent. The talent's principals are told 48 hours
+    ahead (they may waive it); the photographer's licence for training is recorded."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        OPEN = "open", "Open (images uploaded)"
+        CLOSED = "closed", "Closed"
+
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="capture_sessions")
+    studio_name = models.CharField(max_length=200)
+    photographer_name = models.CharField(max_length=200)
+    # The photographer owns the copyright in the photographs: training needs their licence.
+    photographer_training_licence = models.TextField()
+    scheduled_at = models.DateTimeField()
+    notice_sent_at = models.DateTimeField()
+    notice_waived_at = models.DateTimeField(null=True, blank=True)
+    notice_waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(notice_waived_at__isnull=True) | Q(notice_waived_by__isnull=False),
+                name="capture_session_waiver_has_principal",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["scheduled", "open", "closed"]),
+                name="capture_session_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | Q(closed_at__isnull=False),
+                name="capture_session_closed_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Capture of {self.talent} at {self.studio_name}"
+
+
+class CaptureImage(TimeStampedModel):
+    """One captured photograph, stored only encrypted under the talent's data key.
+
+    ``blob`` holds ``nonce || ciphertext || tag`` (core.crypto) sealed with the associated
+    data ``capture:<public_id>``; ``sha256`` is that of the plaintext as uploaded. No
+    endpoint, admin page or command returns the bytes; only the training task reads them.
+    """
+
+    # PROTECT: destruction certificates list the images by hash.
+    session = models.ForeignKey(CaptureSession, on_delete=models.PROTECT, related_name="images")
+    sha256 = models.CharField(max_length=64)
+    blob = models.FileField(upload_to="captures/")
+    key_id = models.CharField(max_length=32)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=8)  # PNG, JPEG, WEBP
+    byte_size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "sha256"], name="capture_image_unique"),
+            models.CheckConstraint(
+                condition=Q(format__in=["PNG", "JPEG", "WEBP"]), name="capture_image_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Capture image {self.sha256[:12]}"

@@ -23,7 +23,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from rightsdesk.accounts.models import Role, User
@@ -31,7 +31,13 @@ from rightsdesk.accounts.selectors import user_agency_id, user_is_staff
 from rightsdesk.audit.services import audit_record
 from rightsdesk.core.errors import NotFound, NotPrincipal
 from rightsdesk.core.jurisdictions import age_of_majority
-from rightsdesk.talent.models import Representation, Talent, TalentProxy
+from rightsdesk.talent.models import (
+    CaptureImage,
+    CaptureSession,
+    Representation,
+    Talent,
+    TalentProxy,
+)
 
 # Power names used across apps -> the Representation field that grants each.
 POWER_FIELDS: dict[str, str] = {
@@ -235,3 +241,33 @@ def representation_get_visible_to(*, user: User, public_id: UUID | str) -> Repre
         return representation_list_visible_to(user=user).get(public_id=public_id)
     except (Representation.DoesNotExist, DjangoValidationError, ValueError):
         raise NotFound("No such representation.")
+
+
+# Capture sessions: seen by whoever sees the talent (its side and staff); metadata only,
+# the images' bytes are never read here.
+
+
+def capture_session_list_visible_to(*, user: User) -> QuerySet[CaptureSession]:
+    """The capture sessions ``user`` may see, latest scheduled first, with ``image_count``."""
+    sessions = (
+        CaptureSession.objects.select_related("talent")
+        .annotate(image_count=Count("images"))
+        .order_by("-scheduled_at", "-pk")
+    )
+    if not (user.is_authenticated and user.is_active):
+        return sessions.none()
+    if user_is_staff(user=user):
+        return sessions
+    return sessions.filter(talent__in=talent_list_visible_to(user=user).order_by().values("pk"))
+
+
+def capture_session_get_visible_to(*, user: User, public_id: UUID | str) -> CaptureSession:
+    try:
+        return capture_session_list_visible_to(user=user).get(public_id=public_id)
+    except (CaptureSession.DoesNotExist, DjangoValidationError, ValueError):
+        raise NotFound("No such capture session.")
+
+
+def capture_images_of(*, session: CaptureSession) -> QuerySet[CaptureImage]:
+    """The session's images' metadata in upload order (the caller has the session already)."""
+    return CaptureImage.objects.filter(session=session).order_by("created_at", "pk")

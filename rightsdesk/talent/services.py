@@ -33,7 +33,8 @@ from rightsdesk.talent.errors import (
     RepresentationOverlaps,
     TalentAlreadyDeceased,
 )
-from rightsdesk.talent.models import Representation, Talent, TalentProxy
+from rightsdesk.talent.models import Representation, Talent, TalentNameGram, TalentProxy
+from rightsdesk.talent.names import name_grams
 
 # Re-exported: later issues import these checks from here (their home is selectors.py).
 from rightsdesk.talent.selectors import (  # noqa: F401
@@ -143,6 +144,7 @@ def talent_create(
         preferred_language=preferred_language,
         stage_name_public=stage_name_public,
     )
+    talent_names_index(talent=talent)
     audit_record(
         actor=actor,
         action="talent.created",
@@ -164,6 +166,28 @@ def talent_create(
             actor=actor,
         )
     return talent
+
+
+@transaction.atomic
+def talent_names_index(*, talent: Talent) -> list[TalentNameGram]:
+    """Rebuild the talent's rows in the brief screen's name index (legal and stage name).
+
+    Call it whenever a name or ``stage_name_distinctive`` changes; the gate reads the
+    distinctive flag from the talent itself, the copy here is for the admin's eyes.
+    """
+    TalentNameGram.objects.filter(talent=talent).delete()
+    rows = {
+        (gram, source): TalentNameGram(
+            talent=talent,
+            gram=gram,
+            words=len(gram.split()),
+            source=source,
+            distinctive=source == "stage_name" and talent.stage_name_distinctive,
+        )
+        for source, name in (("legal_name", talent.legal_name), ("stage_name", talent.stage_name))
+        for gram in name_grams(name)
+    }
+    return TalentNameGram.objects.bulk_create(rows.values())
 
 
 def talent_proxy_check_new(

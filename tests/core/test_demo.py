@@ -1,5 +1,6 @@
 """`manage.py demo`: the story runs to its end, re-running changes nothing, the printed
-logins work, and the serving mode starts and stops its web server and worker cleanly."""
+logins work, the deal (agreement, consents, licences) is seeded through the real services,
+and the serving mode starts and stops its web server and worker cleanly."""
 
 import io
 import json
@@ -25,7 +26,11 @@ from django.core.management.base import CommandError
 from django.db.models import F
 
 from rightsdesk.accounts.models import Organization, User
+from rightsdesk.agreements.models import Agreement, AgreementVersion, Signature
 from rightsdesk.audit.models import AuditChainHead, AuditEvent
+from rightsdesk.consent.models import CreationConsent, GateDecision
+from rightsdesk.licensing.memo import deal_memo_render
+from rightsdesk.licensing.models import Licence, LicenceOffer
 from rightsdesk.talent.models import Representation, Talent
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -36,6 +41,12 @@ DEMO_LOGINS = {
     "manager@demo.test": "campaign_manager",
     "staff@demo.test": "staff",
 }
+
+
+@pytest.fixture(autouse=True)
+def demo_media(settings, tmp_path):
+    # The agreement's document is a file: keep each test's copy out of the shared var/.
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def run_demo() -> str:
@@ -59,6 +70,12 @@ def test_demo_without_serving_tells_the_story_to_its_end():
     assert "Seed the demo world" in output
     assert "identity" in output
     assert "Demo Models represents Demo Model at 20.00% commission" in output
+    assert "Both parties sign the agreement" in output
+    assert "consented to train on base model" in output
+    assert "buy-out EUR 5,000.00 + EUR 150.00 per released asset" in output
+    assert "awaiting the talent's answer" in output
+    assert "Gate dry run for licence B" in output
+    assert "licence_not_accepted" in output
     assert "audit chain intact" in output
     assert output.rstrip().endswith("The story ran to its end.")
 
@@ -77,6 +94,10 @@ def test_running_the_demo_twice_changes_nothing():
     assert counts["talent.Talent"] == 1
     assert counts["talent.Representation"] == 1
     assert counts["accounts.Organization"] == 2
+    assert counts["agreements.Agreement"] == 1
+    assert counts["agreements.Signature"] == 2
+    assert counts["consent.CreationConsent"] == 2
+    assert counts["licensing.Licence"] == 2
 
 
 @pytest.mark.django_db
@@ -114,6 +135,93 @@ def test_demo_world_is_a_verified_adult_talent_represented_with_every_power():
         "legal@demo.test",
         "manager@demo.test",
     }
+
+
+@pytest.mark.django_db
+def test_demo_agreement_is_active_and_signed_by_the_talent_and_brand_legal():
+    run_demo()
+
+    agreement = Agreement.objects.get()
+    version = agreement.versions.get()
+    signatures = {s.party: s for s in version.signatures.select_related("signer")}
+    assert agreement.status == Agreement.Status.ACTIVE
+    assert version.status == AgreementVersion.Status.ACTIVE
+    assert agreement.talent.user.email == "talent@demo.test"
+    assert agreement.brand.name == "Maison Demo"
+    assert set(signatures) == {Signature.Party.PRINCIPAL, Signature.Party.BRAND_LEGAL}
+    assert signatures[Signature.Party.PRINCIPAL].signer.email == "talent@demo.test"
+    assert signatures[Signature.Party.BRAND_LEGAL].signer.email == "legal@demo.test"
+    for signature in signatures.values():
+        assert signature.signed_sha256 == version.content_sha256
+        assert signature.authentication_method == "demo"
+        assert signature.ip_address == "127.0.0.1"
+        assert signature.user_agent == "rightsdesk-demo"
+
+
+@pytest.mark.django_db
+def test_demo_talent_gives_capture_and_train_consents_herself():
+    run_demo()
+
+    consents = {c.kind: c for c in CreationConsent.objects.select_related("given_by", "notice")}
+    assert set(consents) == {"capture", "train"}
+    assert consents["capture"].base_model == ""
+    assert consents["train"].base_model  # a training consent names its base model
+    for consent in consents.values():
+        assert consent.given_by.email == "talent@demo.test"
+        assert consent.given_role == "talent"
+        assert consent.notice_sha256 == consent.notice.sha256
+
+
+@pytest.mark.django_db
+def test_demo_licence_a_is_accepted_on_its_memo_and_licence_b_awaits_the_talent():
+    run_demo()
+
+    accepted = Licence.objects.get(campaign="Spring 2027 e-commerce")
+    waiting = Licence.objects.get(campaign="Holiday 2027 out-of-home")
+    acceptance = accepted.offers.get(kind=LicenceOffer.Kind.ACCEPTED)
+    assert accepted.status == Licence.Status.ACCEPTED
+    assert accepted.accepted_by.email == "talent@demo.test"
+    assert accepted.deal_memo_sha256 == acceptance.deal_memo_sha256
+    assert accepted.deal_memo_sha256 == deal_memo_render(licence=accepted).sha256
+    assert (accepted.buyout_minor, accepted.usage_fee_minor) == (500_000, 15_000)
+    assert accepted.draft_allowance == 30 and not accepted.brief_approval_required
+    assert sorted(accepted.usage_rows.values_list("medium", flat=True)) == [
+        "ecommerce_product_page",
+        "organic_social",
+    ]
+    assert waiting.status == Licence.Status.PROPOSED
+    assert waiting.deal_memo_sha256 == "" and waiting.accepted_at is None
+    assert list(waiting.usage_rows.values_list("territories", flat=True)) == [
+        {"include": ["DACH"], "exclude": []}
+    ]
+
+
+@pytest.mark.django_db
+def test_demo_gate_dry_runs_store_no_decision():
+    output = run_demo()
+
+    assert "Gate dry run for licence A" in output
+    assert "dry run: nothing stored" in output
+    assert GateDecision.objects.count() == 0
+
+
+def test_demo_story_does_not_import_torch():
+    # The web process must never load torch (DESIGN.md, "Boundaries"); the story's base
+    # model for the training consent is therefore not read from generation.tiny.
+    code = (
+        "import sys, django; django.setup(); "
+        "import rightsdesk.core.management.commands.demo; "
+        "sys.exit('torch' in sys.modules)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "rightsdesk.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
 
 
 @pytest.mark.django_db

@@ -84,3 +84,7 @@ def world(db) -> World:
         representation_b=representation_b,
         users=users,
     )
+
+
+# Capture fixtures (tests/talent/test_capture_*.py).
+from tests.talent.capture_world import capture, media  # noqa: E402, F401

@@ -1,0 +1,440 @@
+"""Everything the gate reads for one decision, loaded at once.
+
+On PostgreSQL the facts come from ONE statement, a call of the ``consent_gate_facts``
+function (``gate_sql``, which says why a function), that returns a single JSON document: the
+talents involved with their creation consents (and the earliest withdrawal of each) and
+likenesses; the licences with their usage rows, agreement, the licence's version, the
+agreement's active version with its category policies, and the earliest withdrawal of the
+licence and of the agreement; the category tree; the obligation rule pack; and the brief's
+word n-grams that are registered names. Every lookup in it is by a primary key, a foreign
+key or a unique index, so its cost does not grow with the tables.
+
+Other databases (SQLite, the embedded default) get the same facts from a dozen plain ORM
+queries. Both paths fill the same dataclasses; the rules in ``gate`` see no difference.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+from django.db import connection
+from django.db.models import Min, Q
+
+from rightsdesk.agreements.models import AgreementVersion, Category, CategoryPolicy
+from rightsdesk.consent.gate_sql import CALL_SQL
+from rightsdesk.consent.models import CreationConsent, ObligationRule, Withdrawal
+from rightsdesk.licensing.models import Licence, UsageRow
+from rightsdesk.talent.models import LikenessVersion, Talent, TalentNameGram
+
+
+@dataclass(slots=True)
+class ConsentFact:
+    kind: str
+    base_model: str
+    answered_at: datetime
+    withdrawn_from: datetime | None  # the earliest withdrawal's effective time
+
+
+@dataclass(slots=True)
+class LikenessFact:
+    id: int
+    public_id: str
+    talent_id: int
+    version: int
+    status: str
+    base_model: str
+    appearance_limits: list
+
+
+@dataclass(slots=True)
+class TalentFact:
+    id: int
+    public_id: str
+    date_of_birth: date
+    jurisdiction: str
+    deceased: bool
+    identity_verified_at: datetime | None
+    consents: list[ConsentFact] = field(default_factory=list)
+    likenesses: list[LikenessFact] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class UsageFact:
+    medium: str
+    territory_codes: list[str]
+    duration_days: int
+    quantity: int
+    quantity_used: int
+
+
+@dataclass(slots=True)
+class VersionFact:
+    id: int
+    effective_from: datetime
+    effective_to: datetime
+    policies: dict[int, str]  # category id -> allowed | with_approval | never
+
+
+@dataclass(slots=True)
+class LicenceFact:
+    id: int
+    public_id: str
+    talent_id: int
+    brand_id: int
+    brand_public_id: str
+    campaign: str
+    status: str
+    purpose: str
+    category_id: int
+    starts_at: datetime
+    ends_at: datetime
+    draft_allowance: int
+    drafts_used: int
+    brief_approval_required: bool
+    first_published_at: datetime | None
+    usage_fee_minor: int
+    currency: str
+    withdrawn_from: datetime | None
+    agreement_status: str
+    agreement_terminated_at: datetime | None
+    agreement_withdrawn_from: datetime | None
+    version_status: str
+    active_version: VersionFact | None
+    usage: list[UsageFact]
+
+
+@dataclass(slots=True)
+class CategoryFact:
+    id: int
+    slug: str
+    name: str
+    parent_id: int | None
+    global_policy: str
+    keywords: list[str]
+
+
+@dataclass(slots=True)
+class RuleFact:
+    code: str
+    territories: list[str]
+    purposes: list[str]
+    params: dict
+    active: bool
+
+
+@dataclass(slots=True)
+class NameHit:
+    gram: str
+    words: int
+    talent_id: int
+    distinctive: bool
+
+
+@dataclass(slots=True)
+class GateFacts:
+    talents: dict[int, TalentFact]
+    licences: list[LicenceFact]
+    categories: list[CategoryFact]
+    rules: list[RuleFact]
+    names: list[NameHit]
+
+
+@dataclass(frozen=True, slots=True)
+class Refs:
+    """References split into database ids and public ids."""
+
+    ids: tuple[int, ...] = ()
+    uuids: tuple[UUID, ...] = ()
+
+    @classmethod
+    def parse(cls, refs) -> "Refs":
+        ids: list[int] = []
+        uuids: list[UUID] = []
+        for ref in refs:
+            if isinstance(ref, UUID):
+                uuids.append(ref)
+            elif isinstance(ref, int) and not isinstance(ref, bool):
+                ids.append(ref)
+            elif isinstance(ref, str) and ref.isdigit():
+                ids.append(int(ref))
+            else:
+                uuids.append(UUID(str(ref)))  # ValueError for anything else: fails closed
+        return cls(tuple(ids), tuple(uuids))
+
+    def matches(self, *, id: int, public_id: str) -> bool:  # noqa: A002
+        return id in self.ids or UUID(public_id) in self.uuids
+
+    def missing(self, found) -> bool:
+        """Whether some reference matches none of ``found`` (objects with id, public_id)."""
+        ids = {item.id for item in found}
+        uuids = {UUID(item.public_id) for item in found}
+        return any(i not in ids for i in self.ids) or any(u not in uuids for u in self.uuids)
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.uuids)
+
+
+@dataclass(frozen=True, slots=True)
+class FactsRequest:
+    talents: Refs
+    licences: Refs
+    likenesses: Refs
+    grams: tuple[str, ...]
+
+
+def load_facts(request: FactsRequest) -> GateFacts:
+    if connection.vendor == "postgresql":
+        return _load_postgresql(request)
+    return _load_portable(request)
+
+
+# PostgreSQL: one statement.
+
+
+def _ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _load_postgresql(request: FactsRequest) -> GateFacts:
+    params = {
+        "licence_ids": list(request.licences.ids),
+        "licence_uuids": list(request.licences.uuids),
+        "likeness_ids": list(request.likenesses.ids),
+        "likeness_uuids": list(request.likenesses.uuids),
+        "talent_ids": list(request.talents.ids),
+        "talent_uuids": list(request.talents.uuids),
+        "grams": list(request.grams),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CALL_SQL, params)
+        (document,) = cursor.fetchone()
+    if isinstance(document, str | bytes):
+        document = json.loads(document)
+    return GateFacts(
+        talents={row["id"]: _talent(row) for row in document["talents"] or ()},
+        licences=[_licence(row) for row in document["licences"] or ()],
+        categories=[CategoryFact(**row) for row in document["categories"] or ()],
+        rules=[RuleFact(**row) for row in document["rules"] or ()],
+        names=[NameHit(**row) for row in document["names"] or ()],
+    )
+
+
+def _talent(row: dict) -> TalentFact:
+    return TalentFact(
+        id=row["id"],
+        public_id=row["public_id"],
+        date_of_birth=date.fromisoformat(row["date_of_birth"]),
+        jurisdiction=row["jurisdiction"],
+        deceased=row["deceased"],
+        identity_verified_at=_ts(row["identity_verified_at"]),
+        consents=[
+            ConsentFact(
+                kind=c["kind"],
+                base_model=c["base_model"],
+                answered_at=_ts(c["answered_at"]),
+                withdrawn_from=_ts(c["withdrawn_from"]),
+            )
+            for c in row["consents"] or ()
+        ],
+        likenesses=[LikenessFact(talent_id=row["id"], **v) for v in row["likenesses"] or ()],
+    )
+
+
+def _licence(row: dict) -> LicenceFact:
+    version = row["active_version"]
+    return LicenceFact(
+        **{
+            **row,
+            **{
+                key: _ts(row[key])
+                for key in (
+                    "starts_at",
+                    "ends_at",
+                    "first_published_at",
+                    "withdrawn_from",
+                    "agreement_terminated_at",
+                    "agreement_withdrawn_from",
+                )
+            },
+            "active_version": None
+            if version is None
+            else VersionFact(
+                id=version["id"],
+                effective_from=_ts(version["effective_from"]),
+                effective_to=_ts(version["effective_to"]),
+                policies={int(k): v for k, v in (version["policies"] or {}).items()},
+            ),
+            "usage": [UsageFact(**u) for u in row["usage"] or ()],
+        }
+    )
+
+
+# Any other database: the same facts from plain ORM queries.
+
+
+def _ref_q(refs: Refs) -> Q:
+    return Q(pk__in=refs.ids) | Q(public_id__in=refs.uuids)
+
+
+def _load_portable(request: FactsRequest) -> GateFacts:
+    licences = list(
+        Licence.objects.filter(_ref_q(request.licences)).select_related(
+            "agreement", "agreement_version", "brand"
+        )
+    )
+    likeness_talents = LikenessVersion.objects.filter(_ref_q(request.likenesses)).values(
+        "talent_id"
+    )
+    talents = Talent.objects.filter(
+        _ref_q(request.talents)
+        | Q(pk__in=[licence.talent_id for licence in licences])
+        | Q(pk__in=likeness_talents)
+    )
+    talent_facts = {
+        t.pk: TalentFact(
+            id=t.pk,
+            public_id=str(t.public_id),
+            date_of_birth=t.date_of_birth,
+            jurisdiction=t.jurisdiction,
+            deceased=t.deceased,
+            identity_verified_at=t.identity_verified_at,
+        )
+        for t in talents
+    }
+    _attach_consents(talent_facts)
+    for v in LikenessVersion.objects.filter(talent_id__in=talent_facts):
+        talent_facts[v.talent_id].likenesses.append(
+            LikenessFact(
+                id=v.pk,
+                public_id=str(v.public_id),
+                talent_id=v.talent_id,
+                version=v.version,
+                status=v.status,
+                base_model=v.base_model,
+                appearance_limits=v.appearance_limits,
+            )
+        )
+    return GateFacts(
+        talents=talent_facts,
+        licences=_licence_facts(licences),
+        categories=[
+            CategoryFact(
+                id=c.pk,
+                slug=c.slug,
+                name=c.name,
+                parent_id=c.parent_id,
+                global_policy=c.global_policy,
+                keywords=c.keywords,
+            )
+            for c in Category.objects.all()
+        ],
+        rules=[
+            RuleFact(
+                code=r.code,
+                territories=r.applies_to_territories,
+                purposes=r.applies_to_purposes,
+                params=r.params,
+                active=r.active,
+            )
+            for r in ObligationRule.objects.all()
+        ],
+        names=[
+            NameHit(
+                gram=g.gram,
+                words=g.words,
+                talent_id=g.talent_id,
+                distinctive=g.talent.stage_name_distinctive,
+            )
+            for g in TalentNameGram.objects.filter(gram__in=request.grams).select_related("talent")
+        ],
+    )
+
+
+def _attach_consents(talent_facts: dict[int, TalentFact]) -> None:
+    consents = CreationConsent.objects.filter(talent_id__in=talent_facts).annotate(
+        withdrawn_from=Min("withdrawal__effective_at")
+    )
+    for c in consents:
+        talent_facts[c.talent_id].consents.append(
+            ConsentFact(
+                kind=c.kind,
+                base_model=c.base_model,
+                answered_at=c.answered_at,
+                withdrawn_from=c.withdrawn_from,
+            )
+        )
+
+
+def _earliest(field_name: str, ids) -> dict[int, datetime]:
+    rows = (
+        Withdrawal.objects.filter(**{f"{field_name}__in": ids})
+        .values(field_name)
+        .annotate(at=Min("effective_at"))
+    )
+    return {row[field_name]: row["at"] for row in rows}
+
+
+def _licence_facts(licences: list[Licence]) -> list[LicenceFact]:
+    agreement_ids = {licence.agreement_id for licence in licences}
+    active = {
+        v.agreement_id: v
+        for v in AgreementVersion.objects.filter(
+            agreement_id__in=agreement_ids, status=AgreementVersion.Status.ACTIVE
+        )
+    }
+    policies: dict[int, dict[int, str]] = {}
+    for p in CategoryPolicy.objects.filter(version_id__in=[v.pk for v in active.values()]):
+        policies.setdefault(p.version_id, {})[p.category_id] = p.policy
+    usage: dict[int, list[UsageFact]] = {}
+    for u in UsageRow.objects.filter(licence_id__in=[licence.pk for licence in licences]):
+        usage.setdefault(u.licence_id, []).append(
+            UsageFact(
+                medium=u.medium,
+                territory_codes=u.territory_codes,
+                duration_days=u.duration_days,
+                quantity=u.quantity,
+                quantity_used=u.quantity_used,
+            )
+        )
+    by_licence = _earliest("licence_id", [licence.pk for licence in licences])
+    by_agreement = _earliest("agreement_id", agreement_ids)
+    facts = []
+    for licence in licences:
+        version = active.get(licence.agreement_id)
+        facts.append(
+            LicenceFact(
+                id=licence.pk,
+                public_id=str(licence.public_id),
+                talent_id=licence.talent_id,
+                brand_id=licence.brand_id,
+                brand_public_id=str(licence.brand.public_id),
+                campaign=licence.campaign,
+                status=licence.status,
+                purpose=licence.purpose,
+                category_id=licence.category_id,
+                starts_at=licence.starts_at,
+                ends_at=licence.ends_at,
+                draft_allowance=licence.draft_allowance,
+                drafts_used=licence.drafts_used,
+                brief_approval_required=licence.brief_approval_required,
+                first_published_at=licence.first_published_at,
+                usage_fee_minor=licence.usage_fee_minor,
+                currency=licence.currency,
+                withdrawn_from=by_licence.get(licence.pk),
+                agreement_status=licence.agreement.status,
+                agreement_terminated_at=licence.agreement.terminated_at,
+                agreement_withdrawn_from=by_agreement.get(licence.agreement_id),
+                version_status=licence.agreement_version.status,
+                active_version=None
+                if version is None
+                else VersionFact(
+                    id=version.pk,
+                    effective_from=version.effective_from,
+                    effective_to=version.effective_to,
+                    policies=policies.get(version.pk, {}),
+                ),
+                usage=usage.get(licence.pk, []),
+            )
+        )
+    return facts

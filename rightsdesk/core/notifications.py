@@ -1,0 +1,147 @@
+"""In-app notifications, each also e-mailed through Django's e-mail backend.
+
+``notify`` is what every app calls (agreement reminders, licence offers, approvals). The
+in-app row is the record; the e-mail is a courtesy sent after commit, so a rolled-back
+transaction sends nothing and a failing mail server never loses the in-app row (the
+failure is logged and ``emailed_at`` stays empty).
+
+A ``dedupe_key`` makes a notice idempotent per user: the 30/7/1-day reminders of a daily
+task pass ``f"agreement:{id}:ends:{days}"``, so a rerun creates nothing and sends nothing.
+The database enforces it (``notification_dedupe``), so two workers racing are safe too.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from rightsdesk.accounts.models import User
+from rightsdesk.core.errors import NotFound
+from rightsdesk.core.models import Notification
+
+logger = logging.getLogger(__name__)
+
+# Days before an agreement or licence ends at which its parties are reminded.
+REMINDER_DAYS: tuple[int, ...] = (30, 7, 1)
+
+
+def reminder_due(*, ends_at: datetime, now: datetime) -> int | None:
+    """The reminder (30, 7 or 1 days) that is due for something ending at ``ends_at``.
+
+    The nearest threshold that the remaining time is within: with 25 days left, the 30-day
+    reminder; with 6 days left, the 7-day one (a missed 30-day reminder is not sent late).
+    None once it has ended or while more than 30 days remain. Callers dedupe on the
+    threshold so each reminder goes out once.
+    """
+    remaining = ends_at - now
+    if remaining <= timedelta(0):
+        return None
+    for days in sorted(REMINDER_DAYS):
+        if remaining <= timedelta(days=days):
+            return days
+    return None
+
+
+def notify(
+    *,
+    user: User,
+    kind: str,
+    subject: str,
+    body: str,
+    target_reference: str = "",
+    dedupe_key: str = "",
+) -> Notification | None:
+    """Create ``user``'s in-app notice and e-mail it after commit.
+
+    Returns None, creating and sending nothing, when ``user`` already has a notice with
+    this non-empty ``dedupe_key``. Runs in the caller's transaction when there is one.
+    """
+    notification = Notification(
+        user=user,
+        kind=kind,
+        subject=subject[:200],
+        body=body,
+        target_reference=target_reference,
+        dedupe_key=dedupe_key,
+    )
+    if dedupe_key:
+        if Notification.objects.filter(user=user, dedupe_key=dedupe_key).exists():
+            return None
+        try:
+            # A savepoint: losing the race to another worker must not abort the caller.
+            with transaction.atomic():
+                notification.save(force_insert=True)
+        except IntegrityError:
+            return None
+    else:
+        notification.save(force_insert=True)
+    transaction.on_commit(lambda: notification_send_email(notification_id=notification.pk))
+    return notification
+
+
+def notification_send_email(*, notification_id: int) -> bool:
+    """E-mail one notice if it has not been e-mailed yet; True when it was sent now.
+
+    Never raises for a mail failure: the in-app notice is what counts, and the failure is
+    logged with the notice's id so that an operator can resend.
+    """
+    notification = Notification.objects.select_related("user").filter(pk=notification_id).first()
+    if notification is None or notification.emailed_at is not None:
+        return False
+    user = notification.user
+    if not (user.is_active and user.email):
+        return False
+    try:
+        send_mail(
+            subject=notification.subject,
+            message=notification.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[user.email],
+        )
+    except Exception:
+        logger.exception("notification %s: e-mail to user %s failed", notification.pk, user.pk)
+        return False
+    # A conditional update: a second sender racing this one does not bump the time.
+    Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
+        emailed_at=timezone.now()
+    )
+    return True
+
+
+def notification_mark_read(*, notification: Notification, actor: User) -> Notification:
+    """Mark ``actor``'s own notice read (idempotent: the first read time is kept).
+
+    Not audited: reading a notice changes nothing anyone relies on.
+    """
+    if notification.user_id != actor.pk:
+        raise NotFound("No such notification.")
+    if notification.read_at is None:
+        now = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+            read_at=now, updated_at=now
+        )
+        notification.refresh_from_db(fields=["read_at", "updated_at"])
+    return notification
+
+
+def notifications_for(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:
+    """``user``'s notices, newest first. Nobody sees another user's notices, staff included."""
+    if not (user.is_authenticated and user.is_active):
+        return Notification.objects.none()
+    notices = Notification.objects.filter(user=user).order_by("-created_at", "-pk")
+    if unread_only:
+        notices = notices.filter(read_at__isnull=True)
+    return notices
+
+
+def notification_get_for(*, user: User, public_id: UUID | str) -> Notification:
+    try:
+        return notifications_for(user=user).get(public_id=public_id)
+    except (Notification.DoesNotExist, DjangoValidationError, ValueError):
+        raise NotFound("No such notification.")

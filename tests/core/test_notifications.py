@@ -1,0 +1,117 @@
+"""core.notifications: an in-app notice, e-mailed after commit, idempotent per dedupe key."""
+
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.db import transaction
+
+from rightsdesk.core.models import Notification
+from rightsdesk.core.notifications import notifications_for, notify
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _notify(user, **kwargs):
+    values = {"kind": "agreement.expiring", "subject": "Ends soon", "body": "In 7 days."}
+    return notify(user=user, **{**values, **kwargs})
+
+
+def test_notify_creates_the_notice_and_emails_it_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    user = UserFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notice = _notify(user, target_reference="agreement:abc")
+        assert mail.outbox == []  # nothing is sent before the commit
+
+    notice.refresh_from_db()
+    assert notice.user == user and notice.target_reference == "agreement:abc"
+    assert notice.emailed_at is not None
+    assert [(m.subject, m.to) for m in mail.outbox] == [("Ends soon", [user.email])]
+
+
+def test_a_dedupe_key_makes_a_rerun_create_and_send_nothing(django_capture_on_commit_callbacks):
+    user = UserFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _notify(user, dedupe_key="agreement:1:ends:7")
+    with django_capture_on_commit_callbacks(execute=True):
+        second = _notify(user, dedupe_key="agreement:1:ends:7")
+
+    assert first is not None and second is None
+    assert Notification.objects.filter(user=user).count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_the_same_dedupe_key_for_another_user_is_another_notice(
+    django_capture_on_commit_callbacks,
+):
+    alice, bob = UserFactory(), UserFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _notify(alice, dedupe_key="k")
+        _notify(bob, dedupe_key="k")
+
+    assert Notification.objects.count() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([alice.email, bob.email])
+
+
+def test_a_rolled_back_transaction_sends_nothing(django_capture_on_commit_callbacks):
+    user = UserFactory()
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        _notify(user)
+        raise RuntimeError
+
+    assert Notification.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_a_failing_mail_server_keeps_the_in_app_notice(django_capture_on_commit_callbacks, caplog):
+    user = UserFactory()
+
+    with (
+        mock.patch("rightsdesk.core.notifications.send_mail", side_effect=ConnectionRefusedError),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        notice = _notify(user)
+
+    notice.refresh_from_db()
+    assert notice.emailed_at is None
+    assert "e-mail to user" in caplog.text
+
+
+def test_notifications_for_lists_only_the_users_own_notices_newest_first():
+    alice, bob = UserFactory(), UserFactory()
+    older = _notify(alice, subject="older")
+    newer = _notify(alice, subject="newer")
+    _notify(bob)
+
+    assert list(notifications_for(user=alice)) == [newer, older]
+
+
+def test_the_api_lists_and_marks_read_only_the_callers_notices(as_user):
+    alice, bob = UserFactory(), UserFactory()
+    mine = _notify(alice)
+    theirs = _notify(bob)
+    client = as_user(alice)
+
+    listed = client.get("/api/v1/notifications/")
+    read = client.post(f"/api/v1/notifications/{mine.public_id}/read/")
+    foreign = client.post(f"/api/v1/notifications/{theirs.public_id}/read/")
+    unread = client.get("/api/v1/notifications/?unread=1")
+
+    assert listed.status_code == 200
+    assert [n["public_id"] for n in listed.json()["results"]] == [str(mine.public_id)]
+    assert read.status_code == 200 and read.json()["read_at"] is not None
+    assert foreign.status_code == 404 and foreign.json()["code"] == "not_found"
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    assert unread.json()["count"] == 0
