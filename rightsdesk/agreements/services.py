@@ -430,6 +430,10 @@ def _activate(
     *, agreement: Agreement, version: AgreementVersion, now: datetime.datetime
 ) -> int | None:
     """Make ``version`` the active one; return the number of the version it supersedes."""
+    # The talent's row is the lock that licence acceptances and external commitments take
+    # before their exclusivity check: an activation that brings a new exclusivity must not
+    # interleave with an acceptance for another brand that checks the old state.
+    Talent.objects.select_for_update().filter(pk=agreement.talent_id).values_list("pk").get()
     previous = agreement.versions.filter(status=Status.ACTIVE).exclude(pk=version.pk).first()
     if previous is not None:
         # First: one active version per agreement is a partial unique constraint.
