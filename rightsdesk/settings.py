@@ -8,6 +8,8 @@ a clean clone; with RIGHTSDESK_ENV=production they are required.
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from rightsdesk.envkeys import (
     env_bool,
@@ -186,6 +188,13 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# The render task's time limits, in seconds. The soft limit raises inside the task (the
+# render fails and gives its drafts back); the hard limit kills the pool process.
+RIGHTSDESK_RENDER_SOFT_LIMIT_S = env_int("RIGHTSDESK_RENDER_SOFT_LIMIT_S", 600)
+RIGHTSDESK_RENDER_HARD_LIMIT_S = env_int("RIGHTSDESK_RENDER_HARD_LIMIT_S", 660)
+if not 0 < RIGHTSDESK_RENDER_SOFT_LIMIT_S < RIGHTSDESK_RENDER_HARD_LIMIT_S:
+    raise ImproperlyConfigured("RIGHTSDESK_RENDER_SOFT_LIMIT_S must be below the hard limit")
+
 # Celery. The embedded default is kombu's filesystem transport under var/broker with a
 # 50 ms polling interval (at the default 1 s each task waits up to a second: DESIGN.md).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -205,14 +214,25 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.05,
     }
 else:
-    # One visibility timeout per connection: long training jobs have their own queue.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY", 3600)}
+    # One visibility timeout per connection: long training jobs have their own queue. It
+    # must exceed the render task's hard limit, or Redis would hand a render that is still
+    # running to a second worker; it is raised to the hard limit plus 5 s if set lower.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": max(
+            env_int("CELERY_VISIBILITY", 3600), RIGHTSDESK_RENDER_HARD_LIMIT_S + 5
+        )
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Also for messages sent by name (app.send_task), which ignore the task's own options.
+CELERY_TASK_ROUTES = {
+    "rightsdesk.renders.tasks.render_request_task": {"queue": "gpu"},
+    "rightsdesk.talent.tasks.train_likeness_task": {"queue": "training"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -222,12 +242,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Daily: expire agreements past their end, remind their parties 30, 7 and 1 days ahead.
     "expire-agreements": {
         "task": "rightsdesk.agreements.tasks.agreements_expire_task",
-        "schedule": 24 * 60 * 60.0,
+        "schedule": crontab(hour=2, minute=0),
     },
     # Daily: expire lapsed licence offers and ended licences; remind 30, 7 and 1 days ahead.
     "expire-licences": {
         "task": "rightsdesk.licensing.tasks.licences_expire_task",
-        "schedule": 24 * 60 * 60.0,
+        "schedule": crontab(hour=2, minute=10),
     },
     "sweep-stale-renders": {
         "task": "rightsdesk.renders.tasks.sweep_stale_renders_task",
@@ -256,8 +276,17 @@ RIGHTSDESK_TSA_URL = env_str("RIGHTSDESK_TSA_URL", "")
 # checked from the header before decoding (Pillow itself only refuses above twice its own).
 RIGHTSDESK_MAX_CAPTURE_BYTES = env_int("RIGHTSDESK_MAX_CAPTURE_BYTES", 25 * 1024 * 1024)
 RIGHTSDESK_MAX_CAPTURE_PIXELS = env_int("RIGHTSDESK_MAX_CAPTURE_PIXELS", 64_000_000)
-# A render with no heartbeat for this long is failed by the sweeper (its worker died).
+# A render with no heartbeat for this long is requeued by the sweeper (its worker died),
+# at most RIGHTSDESK_RENDER_MAX_REQUEUES times, then failed.
 RIGHTSDESK_RENDER_STALE_SECONDS = env_int("RIGHTSDESK_RENDER_STALE_SECONDS", 300)
+RIGHTSDESK_RENDER_MAX_REQUEUES = env_int("RIGHTSDESK_RENDER_MAX_REQUEUES", 2)
+# Likeness training (the training queue). Its worker needs a CELERY_VISIBILITY above the
+# hard limit, or Redis would hand a job still training to a second worker. A LoRA step at
+# 128 px takes ~90 ms on a CPU with the tiny pipeline (PITFALLS.md).
+RIGHTSDESK_TRAINING_SOFT_LIMIT_S = env_int("RIGHTSDESK_TRAINING_SOFT_LIMIT_S", 3300)
+RIGHTSDESK_TRAINING_HARD_LIMIT_S = env_int("RIGHTSDESK_TRAINING_HARD_LIMIT_S", 3400)
+RIGHTSDESK_TRAINING_STEPS = env_int("RIGHTSDESK_TRAINING_STEPS", 200)
+RIGHTSDESK_LIKENESS_SAMPLE_SIDE = env_int("RIGHTSDESK_LIKENESS_SAMPLE_SIDE", 128)
 
 LOGGING = {
     "version": 1,
