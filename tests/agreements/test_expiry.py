@@ -4,6 +4,7 @@ ahead, each reminder once however often the task runs."""
 import threading
 
 import pytest
+from celery.schedules import crontab
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -150,7 +151,7 @@ def test_the_task_is_scheduled_daily(settings):
         for e in settings.CELERY_BEAT_SCHEDULE.values()
         if e["task"] == "rightsdesk.agreements.tasks.agreements_expire_task"
     )
-    assert entry["schedule"] == 24 * 60 * 60
+    assert entry["schedule"] == crontab(hour=2, minute=0)
 
 
 @pytest.mark.postgres
