@@ -10,7 +10,6 @@ the Celery parent process imports this module and must not initialise CUDA (PITF
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -22,6 +21,8 @@ from typing import Any
 import torch
 
 from generation import tiny
+from generation.model_id import base_model_id as model_base_model_id
+from generation.model_id import folder_fingerprint as folder_fingerprint
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before diffusers is first imported; see tiny.py
 
@@ -60,10 +61,10 @@ def load_pipeline(path: str | Path | None, cache_dir: str | Path | None = None) 
     pipe = _from_pretrained(folder, dtype)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    base_model_id = tiny.tiny_base_model_id(folder) if tiny.is_tiny_folder(folder) else None
     loaded = LoadedPipeline(
         pipe=pipe,
-        base_model_id=base_model_id or folder_fingerprint(folder),
+        # The same id the web process computes without torch (a consent names it).
+        base_model_id=model_base_model_id(folder),
         path=folder,
         device=device,
         dtype=dtype,
@@ -108,34 +109,6 @@ def get_pipeline(
             _singleton = load_pipeline(path, cache_dir)
             _singleton_key = key
         return _singleton
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """An id for a base model folder: its name and a hash of its configs and weight files.
-
-    Hashing every byte of an SDXL folder (~7 GB) would cost seconds at each worker start,
-    so each weight file contributes its size and sixteen 64 KiB samples spread over it;
-    a fine-tune changes every weight, so it changes the samples too.
-    """
-    digest = hashlib.sha256()
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = file.relative_to(folder).as_posix()
-        if file.suffix in {".json", ".txt"}:
-            digest.update(f"{relative}\0".encode() + file.read_bytes())
-        elif file.suffix in {".safetensors", ".bin", ".ckpt", ".pt"}:
-            digest.update(f"{relative}\0{file.stat().st_size}\0".encode())
-            digest.update(_sampled_bytes(file))
-    return f"{folder.name}-{digest.hexdigest()[:12]}"
-
-
-def _sampled_bytes(file: Path, samples: int = 16, chunk: int = 65536) -> bytes:
-    size = file.stat().st_size
-    parts = []
-    with file.open("rb") as handle:
-        for index in range(samples):
-            handle.seek(max(0, (size - chunk) * index // max(1, samples - 1)))
-            parts.append(handle.read(chunk))
-    return b"".join(parts)
 
 
 def _check_folder(folder: Path) -> None:

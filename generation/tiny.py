@@ -25,12 +25,19 @@ from pathlib import Path
 import torch
 from filelock import FileLock
 
+from generation.model_id import (
+    TINY_DEFAULT_SEED,
+    TINY_MARKER_FILE,
+    TINY_MODEL_VERSION,
+    tiny_folder_id,
+)
+from generation.model_id import is_tiny_folder as is_tiny_folder
+
 # Nothing here may reach a hub; set before diffusers or transformers is first imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-TINY_MODEL_VERSION = "tiny-sd-v1"
-DEFAULT_SEED = 20240601
-MARKER_FILE = "rightsdesk_tiny.json"
+DEFAULT_SEED = TINY_DEFAULT_SEED
+MARKER_FILE = TINY_MARKER_FILE
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 MAX_TOKENS = 77
 
@@ -65,13 +72,10 @@ def ensure_tiny_pipeline(cache_dir: str | Path, *, seed: int = DEFAULT_SEED) -> 
     return folder
 
 
-def is_tiny_folder(folder: str | Path) -> bool:
-    return (Path(folder) / MARKER_FILE).is_file()
-
-
 def tiny_base_model_id(folder: str | Path) -> str:
-    marker = json.loads((Path(folder) / MARKER_FILE).read_text())
-    return f"{marker['version']}-{marker['weights'][:12]}"
+    """The recipe id (generation.model_id), known before the weights are built; the
+    marker keeps the weights' hash for checking a build."""
+    return tiny_folder_id(folder)
 
 
 def build_tiny_pipeline(*, seed: int = DEFAULT_SEED):

@@ -196,10 +196,12 @@ if not 0 < RIGHTSDESK_RENDER_SOFT_LIMIT_S < RIGHTSDESK_RENDER_HARD_LIMIT_S:
     raise ImproperlyConfigured("RIGHTSDESK_RENDER_SOFT_LIMIT_S must be below the hard limit")
 
 # Celery. The embedded default is kombu's filesystem transport under var/broker with a
-# 50 ms polling interval (at the default 1 s each task waits up to a second: DESIGN.md).
+# 10 ms polling interval (at the default 1 s each task waits up to a second: DESIGN.md).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 RIGHTSDESK_BROKER_DIR = Path(env_str("RIGHTSDESK_BROKER_DIR", str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file transport with atomic writes (rightsdesk/filebroker.py).
+    CELERY_BROKER_TRANSPORT = "rightsdesk.filebroker:Transport"
     for _sub in ("in", "processed"):
         (RIGHTSDESK_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -211,7 +213,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # see each other's queues.
         "control_folder": str(RIGHTSDESK_BROKER_DIR / "control"),
         "store_processed": False,
-        "polling_interval": 0.05,
+        # How long an idle worker waits before looking for new messages again: a task
+        # waits half of it on average (bench/render_overhead.py); a poll lists one folder.
+        "polling_interval": env_int("RIGHTSDESK_BROKER_POLL_MS", 10) / 1000,
     }
 else:
     # One visibility timeout per connection: long training jobs have their own queue. It
@@ -272,6 +276,18 @@ RIGHTSDESK_PLATFORM_FEE_BPS = env_int("RIGHTSDESK_PLATFORM_FEE_BPS", 0)
 RIGHTSDESK_BASE_MODEL = env_str("RIGHTSDESK_BASE_MODEL", "")
 RIGHTSDESK_MODEL_CACHE = Path(env_str("RIGHTSDESK_MODEL_CACHE", str(VAR_DIR / "models")))
 RIGHTSDESK_TSA_URL = env_str("RIGHTSDESK_TSA_URL", "")
+# Provenance. The production signer: PEM files of the certificate chain (leaf first) and
+# its ES256 key; outside production a development CA is made once in var/keys/c2pa/ when
+# they are unset. Extra roots to trust when verifying: a PEM bundle file.
+RIGHTSDESK_C2PA_CERT_CHAIN = env_str("RIGHTSDESK_C2PA_CERT_CHAIN", "")
+RIGHTSDESK_C2PA_PRIVATE_KEY = env_str("RIGHTSDESK_C2PA_PRIVATE_KEY", "")
+RIGHTSDESK_C2PA_TRUST_ANCHORS = env_str("RIGHTSDESK_C2PA_TRUST_ANCHORS", "")
+# Verification uploads (page, API, command): bytes, then pixels from the header before any
+# decoding; per-client rate of the page and the API (DRF rate syntax).
+RIGHTSDESK_VERIFY_MAX_BYTES = env_int("RIGHTSDESK_VERIFY_MAX_BYTES", 25 * 1024 * 1024)
+RIGHTSDESK_VERIFY_MAX_PIXELS = env_int("RIGHTSDESK_VERIFY_MAX_PIXELS", 50_000_000)
+RIGHTSDESK_VERIFY_RATE = env_str("RIGHTSDESK_VERIFY_RATE", "30/minute")
+RIGHTSDESK_REPORT_EMAIL = env_str("RIGHTSDESK_REPORT_EMAIL", "report@rightsdesk.test")
 # Capture uploads: each image at most this many bytes and pixels. The pixel limit is
 # checked from the header before decoding (Pillow itself only refuses above twice its own).
 RIGHTSDESK_MAX_CAPTURE_BYTES = env_int("RIGHTSDESK_MAX_CAPTURE_BYTES", 25 * 1024 * 1024)

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("rightsdesk.licensing.urls")),
     path("", include("rightsdesk.consent.urls")),
     path("", include("rightsdesk.core.urls")),
+    path("", include("rightsdesk.provenance.urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("verify/", include("rightsdesk.provenance.page_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -13,6 +13,12 @@ three queues, as production does, with (PITFALLS.md, "Celery"):
 
 The worker lives for the session and starts only when a test asks for it. Tests that use it
 must be ``django_db(transaction=True)``: the worker only sees committed rows.
+
+``WorkerNamespace`` (and the ``celery_worker_factory`` fixture built on it) starts further
+workers that a test may kill and restart, with extra environment (short time limits, a
+short visibility timeout), in a broker namespace of their own: a fresh folder for the
+file broker (``broker="file"`` forces it even when Redis is configured), or the configured
+Redis database, with the session worker's consumers paused meanwhile.
 """
 
 import contextlib
@@ -40,6 +46,8 @@ QUEUES = "default,gpu,training"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 _start_seconds: list[float] = []
+# The session worker while it runs, so that WorkerNamespace can pause its consumers.
+_session_workers: list["WorkerProcess"] = []
 
 
 @dataclass
@@ -58,6 +66,15 @@ class WorkerProcess:
             pytest.fail(
                 f"the Celery worker exited with {self.process.returncode}:\n{self.log_tail()}"
             )
+
+    def pool_pids(self) -> list[int]:
+        """The pids of the worker's prefork pool processes (its children)."""
+        import psutil
+
+        try:
+            return [child.pid for child in psutil.Process(self.process.pid).children()]
+        except psutil.NoSuchProcess:
+            return []
 
 
 def worker_database_url() -> str:
@@ -198,8 +215,10 @@ def _celery_worker_session(django_db_setup) -> Iterator[WorkerProcess]:
             _wait_until_ready(worker, started)
             worker.start_seconds = time.monotonic() - started
             _start_seconds.append(worker.start_seconds)
+            _session_workers.append(worker)
             yield worker
         finally:
+            _session_workers.clear()
             if process is not None:
                 _stop(process)
             celery_app.conf.update(saved_conf)
@@ -231,3 +250,142 @@ def celery_worker_process(request, _celery_worker_session) -> WorkerProcess:
 def pytest_terminal_summary(terminalreporter) -> None:
     for seconds in _start_seconds:
         terminalreporter.write_line(f"celery worker: started and answered a ping in {seconds:.2f}s")
+
+
+class WorkerNamespace:
+    """Workers a test may kill and restart, in a broker namespace of their own.
+
+    ``broker="configured"`` uses CELERY_BROKER_URL (a fresh folder for the file broker; for
+    Redis its database, purged, with the session worker's consumers paused until exit);
+    ``broker="file"`` uses a file broker in a fresh folder whatever is configured. While
+    the namespace is open, this process's ``.delay()`` reaches its workers and no other.
+    ``start(env=...)`` adds environment variables to a worker (time limits, visibility).
+    """
+
+    def __init__(self, tmp_path: Path, *, broker: str = "configured") -> None:
+        if broker not in ("configured", "file"):
+            raise ValueError("broker is 'configured' or 'file'")
+        self.tmp_path = Path(tmp_path)
+        self.broker = broker
+        self.workers: list[WorkerProcess] = []
+        self._env: dict[str, str] = {}
+        self._saved: dict[str, object] = {}
+        self._paused: list[WorkerProcess] = []
+
+    def __enter__(self) -> "WorkerNamespace":
+        broker_dir = self.tmp_path / f"broker-{uuid.uuid4().hex[:6]}"
+        configured = celery_app.conf.broker_url
+        if self.broker == "file" or configured.startswith("filesystem://"):
+            self._env, conf = _file_namespace(broker_dir)
+        else:
+            self._pause_session_workers()
+            self._env, conf = _redis_namespace(purge_only=bool(self._paused))
+        self._saved = {key: celery_app.conf[key] for key in conf}
+        celery_app.conf.update(conf)
+        _reset_publisher()
+        return self
+
+    def start(self, env: dict[str, str] | None = None, *, name: str = "ns") -> WorkerProcess:
+        hostname = f"{name}-{uuid.uuid4().hex[:8]}@localhost"
+        log_path = self.tmp_path / f"{hostname.split('@')[0]}.log"
+        worker_env = {
+            **os.environ,
+            **self._env,
+            "DATABASE_URL": worker_database_url(),
+            "DJANGO_SETTINGS_MODULE": "rightsdesk.settings",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "PYTHONPATH": str(settings.BASE_DIR),
+            **(env or {}),
+        }
+        started = time.monotonic()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                _celery_command(hostname),
+                cwd=settings.BASE_DIR,
+                env=worker_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        worker = WorkerProcess(process, hostname, celery_app.conf.broker_url, log_path, 0.0)
+        self.workers.append(worker)
+        _wait_until_ready(worker, started)
+        worker.start_seconds = time.monotonic() - started
+        _start_seconds.append(worker.start_seconds)
+        return worker
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            for worker in self.workers:
+                _stop(worker.process)
+        finally:
+            celery_app.conf.update(self._saved)
+            _reset_publisher()
+            self._resume_session_workers()
+
+    def _pause_session_workers(self) -> None:
+        for worker in _session_workers:
+            if worker.process.poll() is None:
+                for queue in QUEUES.split(","):
+                    celery_app.control.cancel_consumer(
+                        queue, destination=[worker.hostname], reply=True, timeout=5
+                    )
+                self._paused.append(worker)
+
+    def _resume_session_workers(self) -> None:
+        for worker in self._paused:
+            if worker.process.poll() is None:
+                for queue in QUEUES.split(","):
+                    celery_app.control.add_consumer(
+                        queue, destination=[worker.hostname], reply=True, timeout=5
+                    )
+        self._paused.clear()
+
+
+def _file_namespace(broker_dir: Path) -> tuple[dict[str, str], dict[str, object]]:
+    folders = {name: broker_dir / name for name in ("in", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    options = {
+        "data_folder_in": str(folders["in"]),
+        "data_folder_out": str(folders["in"]),
+        "processed_folder": str(folders["processed"]),
+        "control_folder": str(folders["control"]),
+        "store_processed": False,
+        "polling_interval": 0.05,
+    }
+    env = {"CELERY_BROKER_URL": "filesystem://", "RIGHTSDESK_BROKER_DIR": str(broker_dir)}
+    # Celery prefers a CELERY_BROKER_URL in the environment to broker_url; the read and
+    # write URLs are asked for first, so they point this process at the folder.
+    conf = {
+        "broker_url": "filesystem://",
+        "broker_read_url": "filesystem://",
+        "broker_write_url": "filesystem://",
+        "broker_transport": "rightsdesk.filebroker:Transport",  # as settings.py selects it
+        "broker_transport_options": options,
+    }
+    return env, conf
+
+
+def _redis_namespace(*, purge_only: bool) -> tuple[dict[str, str], dict[str, object]]:
+    import redis
+
+    client = redis.Redis.from_url(celery_app.conf.broker_url)
+    if purge_only:
+        # The paused session worker keeps its bindings in this database: only the queues
+        # and the unacknowledged messages go.
+        client.delete(*QUEUES.split(","), "unacked", "unacked_index", "unacked_mutex")
+    else:
+        client.flushdb()
+    client.close()
+    return {}, {}
+
+
+@pytest.fixture
+def celery_worker_factory(request, django_db_setup, tmp_path) -> Iterator[WorkerNamespace]:
+    """A WorkerNamespace on the configured broker for one test; its workers stop after it.
+    ``celery_worker_factory.start(env={...})`` starts one."""
+    if not _is_transactional(request):
+        pytest.fail("celery_worker_factory needs @pytest.mark.django_db(transaction=True)")
+    with WorkerNamespace(tmp_path) as namespace:
+        yield namespace

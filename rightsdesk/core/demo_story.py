@@ -10,7 +10,7 @@ Issue 3's steps use only the real services: brand legal drafts an agreement, bot
 sign its hash, the talent gives the creation consents, brand legal proposes two licences
 and the talent accepts one; then the campaign manager asks the gate, as a dry run, what it
 would decide today. Nothing here imports ``generation`` (it imports torch, which a web
-process must never load).
+process must never load) except its torch-free ``model_id``.
 """
 
 import datetime
@@ -25,6 +25,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from generation.model_id import base_model_id
 from rightsdesk.accounts.models import Organization, Role, User
 from rightsdesk.accounts.services import organization_create, user_create
 from rightsdesk.agreements.models import Agreement, AgreementVersion, Signature
@@ -296,16 +297,18 @@ DEMO_AUTHENTICATION = "demo"
 DEMO_IP = "127.0.0.1"
 DEMO_USER_AGENT = "rightsdesk-demo"
 CONSENT_METHOD = "web"  # consent.services.CONSENT_METHODS has no "demo"
-# The tiny pipeline's model version (generation.tiny.TINY_MODEL_VERSION), repeated here
-# because generation imports torch, which the web process must never import. The tiny
-# pipeline's own id (tiny_base_model_id) adds a prefix of its weights' hash: issue 4, which
-# trains the demo likeness, aligns the consent with the id it trains on.
-DEMO_BASE_MODEL = "tiny-sd-v1"
+
 HASH_PREFIX = 12
 PARTY_LABELS = {
     Signature.Party.PRINCIPAL: "the principal",
     Signature.Party.BRAND_LEGAL: "brand legal",
 }
+
+
+def demo_base_model() -> str:
+    """The id of the base model the worker trains on (the training consent names it),
+    computed without torch: "tiny-sd-v1" unless RIGHTSDESK_BASE_MODEL names a folder."""
+    return base_model_id(settings.RIGHTSDESK_BASE_MODEL or None)
 
 
 @dataclass(frozen=True)
@@ -514,7 +517,7 @@ def step_give_creation_consents(world: DemoWorld) -> str:
     """The principal, never the agent, consents to capture and to training on a base model."""
     talent = world.talent
     lines = []
-    for kind, base_model in ((ConsentKind.CAPTURE, ""), (ConsentKind.TRAIN, DEMO_BASE_MODEL)):
+    for kind, base_model in ((ConsentKind.CAPTURE, ""), (ConsentKind.TRAIN, demo_base_model())):
         consent, created = seed_creation_consent(talent=talent, kind=kind, base_model=base_model)
         notice = consent.notice
         on = f" on base model {consent.base_model}" if consent.base_model else ""

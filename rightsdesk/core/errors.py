@@ -160,6 +160,22 @@ class KeyEncryptionKeyUnknown(ApplicationError):
     default_message = "A data key is wrapped by a key-encryption key this instance lacks."
 
 
+class GateDenied(ApplicationError):
+    # The gate (consent.gate.evaluate) answered anything but allow; extra.reasons holds its
+    # reason codes and extra.gate_decision the stored decision's id.
+    code = "gate_denied"
+    status = 409
+    default_message = "The gate refused this; extra.reasons says why."
+
+
+class BaseModelUnavailable(ApplicationError):
+    # RIGHTSDESK_BASE_MODEL names a folder this process cannot read, so it cannot name the
+    # base model a training consent must cover.
+    code = "base_model_unavailable"
+    status = 503
+    default_message = "The configured base model cannot be identified."
+
+
 def load_all_error_modules() -> dict[str, type[ApplicationError]]:
     """Import ``rightsdesk.<app>.errors`` for every app that has one; return the registry.
 

@@ -20,6 +20,8 @@ MAX_STEPS = 150
 MAX_DRAFTS = 16
 # Seeds are kept in the 32-bit range every diffusers front end accepts.
 MAX_SEED = 2**32 - 1
+# Classifier-free guidance: SD front ends offer 0-30; beyond it images burn out.
+MAX_GUIDANCE = 30.0
 
 
 class RenderRequest(TimeStampedModel):
@@ -34,8 +36,12 @@ class RenderRequest(TimeStampedModel):
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="render_requests"
     )
-    # Nullable until licences exist; a later issue links the licence(s) and the likeness
-    # they name, and the gate refuses a request without one.
+    # The one likeness rendered (generation renders one likeness per image); the licences
+    # are in RenderRequestLicence, one per talent. Null only for a request denied because
+    # its talent has no signed-off likeness.
+    licences = models.ManyToManyField(
+        "licensing.Licence", through="RenderRequestLicence", related_name="render_requests"
+    )
     likeness = models.ForeignKey(
         "talent.LikenessVersion",
         null=True,
@@ -47,7 +53,12 @@ class RenderRequest(TimeStampedModel):
         max_length=32, choices=RequestStatus.choices, default=RequestStatus.SUBMITTED
     )
     brief = models.TextField()
+    # What the pipeline is given: composed by the system from the likeness's trigger token
+    # and the brief, never taken from the user.
+    prompt = models.TextField(blank=True)
     negative_prompt = models.TextField(blank=True)
+    territory = models.CharField(max_length=32, blank=True)
+    medium = models.CharField(max_length=32, blank=True)
     width = models.PositiveIntegerField(default=512)
     height = models.PositiveIntegerField(default=512)
     steps = models.PositiveIntegerField(default=25)
@@ -55,20 +66,36 @@ class RenderRequest(TimeStampedModel):
         null=True, blank=True, help_text="Empty: chosen at render"
     )
     num_drafts = models.PositiveSmallIntegerField(default=1)
+    guidance_scale = models.FloatField(default=5.0)
     # A retried submission with the same key and the same payload (request_hash, SHA-256 of
     # its canonical form) returns the first request; a different payload is an error.
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
-    decision = models.JSONField(default=dict, blank=True, help_text="The gate's decision")
+    # PROTECT: the decisions are the evidence that this render was allowed. ``decision``
+    # is the submission's; ``render_decision`` the gate's answer inside the GPU task.
+    decision = models.ForeignKey(
+        "consent.GateDecision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    render_decision = models.ForeignKey(
+        "consent.GateDecision", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # SHA-256 of the render spec the allow decision was given for (renders.selectors): the
+    # task refuses a request whose spec no longer matches it.
+    spec_sha256 = models.CharField(max_length=64, blank=True)
+    # Why it was denied: the decision's deny codes, or draft_allowance_exhausted when the
+    # allowance ran out between the decision and the conditional UPDATE.
+    denial_reasons = models.JSONField(default=list, blank=True)
     cancel_reason = models.CharField(max_length=64, blank=True)
     failure_reason = models.CharField(max_length=64, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # "<host>:<pid>" of the pool process rendering it; a redelivered task takes over only
+    # from a process that is gone or silent (renders.worker_render).
     worker_id = models.CharField(max_length=200, blank=True)
+    # How many times the sweeper put it back on the queue (bounded by a setting).
+    requeue_count = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Licences do not exist yet: a later issue adds the request's licence(s) (one per
-    # talent in a group shot) and their allowance reservations.
 
     class Meta:
         constraints = [
@@ -96,6 +123,10 @@ class RenderRequest(TimeStampedModel):
                 name="render_request_seed_bounded",
             ),
             models.CheckConstraint(
+                condition=Q(guidance_scale__gte=0, guidance_scale__lte=MAX_GUIDANCE),
+                name="render_request_guidance_bounded",
+            ),
+            models.CheckConstraint(
                 condition=Q(idempotency_key__isnull=True) | ~Q(request_hash=""),
                 name="render_request_keyed_has_hash",
             ),
@@ -112,6 +143,39 @@ class RenderRequest(TimeStampedModel):
         return f"render request {self.public_id} ({self.status})"
 
 
+class RenderRequestLicence(models.Model):
+    """The licence a request renders under for one talent (a group shot names several).
+
+    ``drafts_taken`` is what the request took from the licence's allowance; giving them
+    back zeroes it with a conditional UPDATE, so they are returned exactly once.
+    """
+
+    # CASCADE would let a request take its licence links with it; requests are never
+    # deleted, and the licence, talent and likeness are evidence: PROTECT throughout.
+    render_request = models.ForeignKey(
+        RenderRequest, on_delete=models.PROTECT, related_name="licence_links"
+    )
+    licence = models.ForeignKey("licensing.Licence", on_delete=models.PROTECT, related_name="+")
+    talent = models.ForeignKey("talent.Talent", on_delete=models.PROTECT, related_name="+")
+    likeness = models.ForeignKey(
+        "talent.LikenessVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    drafts_taken = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["render_request", "talent"], name="render_request_licence_one_per_talent"
+            ),
+            models.UniqueConstraint(
+                fields=["render_request", "licence"], name="render_request_licence_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.render_request} under licence {self.licence_id}"
+
+
 class Asset(TimeStampedModel):
     """One draft of a render request. Other apps refer to it only by ``reference``."""
 
@@ -120,8 +184,14 @@ class Asset(TimeStampedModel):
     )
     index = models.PositiveSmallIntegerField(help_text="0-based draft number within the request")
     status = models.CharField(max_length=32, choices=AssetStatus.choices, default=AssetStatus.DRAFT)
-    image = models.FileField(upload_to="assets/", null=True, blank=True)
+    # The draft's PNG, under MEDIA_ROOT/assets/<request public id>/.
+    image = models.FileField(upload_to="assets/", max_length=200, null=True, blank=True)
     image_sha256 = models.CharField(max_length=64, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    seed = models.PositiveBigIntegerField(null=True, blank=True)
+    # What made it: timings (seconds), base_model_id, adapter_sha256, steps, worker.
+    render_metadata = models.JSONField(default=dict, blank=True)
     reason = models.CharField(max_length=64, blank=True, help_text="Why it was rejected, ...")
     released_at = models.DateTimeField(null=True, blank=True)
     first_published_at = models.DateTimeField(null=True, blank=True)

@@ -1,4 +1,4 @@
-"""Every change of a render request's or an asset's status.
+"""Every change of a render request's or an asset's status, and the writes around them.
 
 A transition is a compare-and-set from the status the caller saw: the row is locked, the
 table in ``renders.states`` is checked, and the write is ``UPDATE ... WHERE status=<seen>``.
@@ -6,19 +6,66 @@ If another transaction moved the row in the meantime, the caller gets
 ``invalid_transition`` instead of acting on a state it never saw, so a cancel and a worker
 starting the render cannot both win. SQLite has no row locks; its IMMEDIATE transactions
 and the conditional UPDATE give the same answer there.
+
+Submission asks the gate and stores its decision; an allowed request takes its drafts
+from each licence's allowance (a conditional UPDATE) and is queued for the ``gpu`` queue
+after commit. Denied, cancelled and failed requests give their drafts back exactly once:
+``RenderRequestLicence.drafts_taken`` is zeroed by a conditional UPDATE, and only the
+caller that zeroed it returns the drafts. The worker's side (claiming a render, its
+heartbeat, storing the drafts) is here too; ``renders.worker_render`` drives it.
 """
 
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
+from uuid import UUID, uuid4
 
-from django.db import models, transaction
-from django.db.models import Q
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from rightsdesk.accounts.models import User
 from rightsdesk.audit.services import audit_record
-from rightsdesk.core.errors import InvalidTransition
-from rightsdesk.renders.models import Asset, RenderRequest
+from rightsdesk.consent.gate import evaluate
+from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery
+from rightsdesk.core.errors import (
+    IdempotencyConflict,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
+from rightsdesk.core.vocab import MEDIA, UnknownTerritory, expand_territory
+from rightsdesk.licensing.models import Licence
+from rightsdesk.licensing.services import licence_return_drafts, licence_take_drafts
+from rightsdesk.renders.errors import MultiLikenessUnsupported
+from rightsdesk.renders.models import (
+    MAX_DRAFTS,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_SIDE,
+    Asset,
+    RenderRequest,
+    RenderRequestLicence,
+)
+from rightsdesk.renders.selectors import (
+    brand_licences,
+    campaign_brand_of,
+    compose_prompt,
+    latest_signed_off_likeness,
+    render_request_decision_covers,
+    render_spec_sha256,
+)
 from rightsdesk.renders.states import (
     REQUEST_TERMINAL,
     AssetStatus,
@@ -27,57 +74,84 @@ from rightsdesk.renders.states import (
     check_transition,
 )
 
+logger = logging.getLogger(__name__)
+
 # Reason codes written by the system itself.
 REASON_HEARTBEAT_LOST = "heartbeat_lost"
+REASON_REQUESTER = "requester"
+REASON_REVOKED = "revoked"
+REASON_GATE_REQUIRED = "gate_required"
+REASON_ALLOWANCE = "draft_allowance_exhausted"
+ASSET_FOLDER = "assets"
 
 
 def _compare_and_set(
-    *, kind: Kind, instance: models.Model, to: str, changes: dict[str, Any]
+    *,
+    kind: Kind,
+    instance: models.Model,
+    to: str,
+    changes: dict[str, Any],
+    where: dict[str, Any] | None = None,
 ) -> str:
-    """Lock the row, check ``seen -> to`` and write it only if the row is still ``seen``."""
+    """Lock the row, check ``seen -> to`` and write it only if the row is still ``seen``
+    (and still matches ``where``, e.g. the worker that owns a render)."""
     model = type(instance)
     seen = instance.status
-    current = model.objects.select_for_update().values_list("status", flat=True).get(pk=instance.pk)
-    if current != seen:
+    where = where or {}
+    current, *held = (
+        model.objects.select_for_update().values_list("status", *where).get(pk=instance.pk)
+    )
+    if current != seen or held != list(where.values()):
         raise InvalidTransition(
             f"The {kind} changed from {seen} to {current} before this change could be made.",
             **{"from": current, "to": to, "expected": seen},
         )
     check_transition(kind, seen, to)
     changes = {**changes, "status": to, "updated_at": timezone.now()}
-    if model.objects.filter(pk=instance.pk, status=seen).update(**changes) != 1:
+    if model.objects.filter(pk=instance.pk, status=seen, **where).update(**changes) != 1:
         raise InvalidTransition(**{"from": seen, "to": to})
-    for field, value in changes.items():
-        setattr(instance, field, value)
+    for name, value in changes.items():
+        setattr(instance, name, value)
     return seen
 
 
 @transaction.atomic
 def render_request_transition(
-    *, render_request: RenderRequest, to: str, actor: User | None, reason: str = ""
+    *,
+    render_request: RenderRequest,
+    to: str,
+    actor: User | None,
+    reason: str = "",
+    fields: dict[str, Any] | None = None,
+    payload: dict[str, Any] | None = None,
+    where: dict[str, Any] | None = None,
 ) -> RenderRequest:
     """Move a request to ``to``; ``reason`` is a short code (``requester``, ``withdrawal``...).
 
-    ``actor`` is None when the system acts (the sweeper, the in-task gate).
+    ``actor`` is None when the system acts (the sweeper, the in-task gate). ``fields`` are
+    written in the same conditional UPDATE, which also requires ``where``; ``payload`` is
+    added to the audit event.
     """
     now = timezone.now()
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = dict(fields or {})
     if to == RequestStatus.RENDERING:
         changes |= {"started_at": now, "heartbeat_at": now}
     if to == RequestStatus.RENDERED:
         changes["progress"] = 100
     if to == RequestStatus.CANCELLED:
-        changes["cancel_reason"] = reason
+        changes["cancel_reason"] = reason[:64]
     if to == RequestStatus.FAILED:
-        changes["failure_reason"] = reason
+        changes["failure_reason"] = reason[:64]
     if to in REQUEST_TERMINAL:
         changes["finished_at"] = now
-    seen = _compare_and_set(kind="request", instance=render_request, to=to, changes=changes)
+    seen = _compare_and_set(
+        kind="request", instance=render_request, to=to, changes=changes, where=where
+    )
     audit_record(
         actor=actor,
         action=f"render_request.{to}",
         target=render_request,
-        payload={"from": seen, "to": to, "reason": reason},
+        payload={"from": seen, "to": to, "reason": reason, **(payload or {})},
     )
     return render_request
 
@@ -100,6 +174,576 @@ def asset_transition(*, asset: Asset, to: str, actor: User | None, reason: str =
     return asset
 
 
+# --- submission ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """What a submission asked for, as compared for idempotency (field by field)."""
+
+    licences: tuple[str, ...]
+    brief: str
+    negative_prompt: str
+    width: int
+    height: int
+    steps: int
+    seed: int | None
+    num_drafts: int
+    guidance_scale: float
+    territory: str
+    medium: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def sha256(self) -> str:
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @classmethod
+    def of(cls, render_request: RenderRequest) -> "_Submission":
+        licences = render_request.licence_links.values_list("licence__public_id", flat=True)
+        return cls(
+            licences=tuple(sorted(str(public_id) for public_id in licences)),
+            brief=render_request.brief,
+            negative_prompt=render_request.negative_prompt,
+            width=render_request.width,
+            height=render_request.height,
+            steps=render_request.steps,
+            seed=render_request.seed,
+            num_drafts=render_request.num_drafts,
+            guidance_scale=float(render_request.guidance_scale),
+            territory=render_request.territory,
+            medium=render_request.medium,
+        )
+
+
+def _validated(submission: _Submission) -> _Submission:
+    errors: dict[str, list[str]] = {}
+
+    def check(name: str, ok: bool, message: str) -> None:
+        if not ok:
+            errors.setdefault(name, []).append(message)
+
+    check("licences", bool(submission.licences), "Name the licence to render under.")
+    check("brief", bool(submission.brief.strip()), "The brief cannot be empty.")
+    check("brief", len(submission.brief) <= 4000, "At most 4000 characters.")
+    check("negative_prompt", len(submission.negative_prompt) <= 4000, "At most 4000 characters.")
+    for side in ("width", "height"):
+        value = getattr(submission, side)
+        check(
+            side,
+            type(value) is int and MIN_SIDE <= value <= MAX_SIDE and value % 8 == 0,
+            f"A multiple of 8 from {MIN_SIDE} to {MAX_SIDE}.",
+        )
+    check(
+        "steps",
+        type(submission.steps) is int and 1 <= submission.steps <= MAX_STEPS,
+        f"From 1 to {MAX_STEPS}.",
+    )
+    check(
+        "num_drafts",
+        type(submission.num_drafts) is int and 1 <= submission.num_drafts <= MAX_DRAFTS,
+        f"From 1 to {MAX_DRAFTS}.",
+    )
+    check(
+        "seed",
+        submission.seed is None
+        or (type(submission.seed) is int and 0 <= submission.seed <= MAX_SEED),
+        f"From 0 to {MAX_SEED}, or empty.",
+    )
+    check(
+        "guidance_scale",
+        0 <= submission.guidance_scale <= MAX_GUIDANCE,
+        f"From 0 to {MAX_GUIDANCE:g}.",
+    )
+    check("medium", not submission.medium or submission.medium in MEDIA, "Unknown medium.")
+    if submission.territory:
+        try:
+            expand_territory(submission.territory)
+        except UnknownTerritory:
+            errors.setdefault("territory", []).append("Unknown territory.")
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return submission
+
+
+def _replay(*, requester: User, key: str, submission: _Submission) -> RenderRequest | None:
+    """The request first made with this key, if the payload is the same; a different
+    payload is ``idempotency_conflict`` naming the fields that differ."""
+    existing = RenderRequest.objects.filter(requester=requester, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_hash != submission.sha256():
+        before = _Submission.of(existing).as_dict()
+        differ = sorted(k for k, v in submission.as_dict().items() if before[k] != v)
+        raise IdempotencyConflict(
+            "This idempotency key was used for another request "
+            f"(different {', '.join(differ) or 'payload'}).",
+            fields=differ,
+        )
+    return existing
+
+
+@transaction.atomic
+def render_request_submit(
+    *,
+    requester: User,
+    licences: Sequence[Licence | UUID | str],
+    brief: str,
+    negative_prompt: str = "",
+    width: int = 512,
+    height: int = 512,
+    steps: int = 25,
+    seed: int | None = None,
+    num_drafts: int = 1,
+    idempotency_key: str | None = None,
+    guidance_scale: float = 5.0,
+    territory: str = "",
+    medium: str = "",
+) -> RenderRequest:
+    """A campaign manager asks for ``num_drafts`` drafts under their brand's licences.
+
+    The gate decides at once and its decision is stored with the request: ``denied`` (with
+    the reasons), ``awaiting_brief_approval``, or ``approved``, in which case the drafts
+    are taken from the allowance and the request is queued for a GPU worker after commit.
+    The same ``idempotency_key`` with the same payload returns the first request.
+    """
+    brand = campaign_brand_of(requester)
+    if brand is None:
+        raise PermissionDenied("Only a brand's campaign manager may request renders.")
+    ids = [item.public_id if isinstance(item, Licence) else item for item in licences]
+    try:
+        ids = [value if isinstance(value, UUID) else UUID(str(value)) for value in ids]
+    except ValueError:
+        raise ValidationFailed(fields={"licences": ["Not a licence id."]})
+    submission = _validated(
+        _Submission(
+            licences=tuple(sorted(str(value) for value in ids)),
+            brief=brief,
+            negative_prompt=negative_prompt or "",
+            width=width,
+            height=height,
+            steps=steps,
+            seed=seed,
+            num_drafts=num_drafts,
+            guidance_scale=float(guidance_scale),
+            territory=(territory or "").strip().upper(),
+            medium=medium or "",
+        )
+    )
+    if idempotency_key:
+        existing = _replay(requester=requester, key=idempotency_key, submission=submission)
+        if existing is not None:
+            return existing
+    found = brand_licences(brand=brand, public_ids=ids)
+    if len({licence.talent_id for licence in found}) > 1:
+        raise MultiLikenessUnsupported(talents=len({licence.talent_id for licence in found}))
+    if len(found) > 1:
+        raise ValidationFailed(fields={"licences": ["Name one licence per talent."]})
+    try:
+        # A savepoint: a concurrent twin with the same key may win the unique constraint.
+        with transaction.atomic():
+            render_request = _create_and_decide(
+                requester=requester,
+                licence=found[0],
+                submission=submission,
+                idempotency_key=idempotency_key or None,
+            )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = _replay(requester=requester, key=idempotency_key, submission=submission)
+        if existing is None:
+            raise
+        return existing
+    return render_request
+
+
+def _create_and_decide(
+    *, requester: User, licence: Licence, submission: _Submission, idempotency_key: str | None
+) -> RenderRequest:
+    # The gate is asked before the row is written (it names the request by its public id),
+    # so the request is inserted once, with its decision and the spec hash it allowed.
+    likeness = latest_signed_off_likeness(talent=licence.talent)
+    render_request = RenderRequest(
+        public_id=uuid4(),
+        organization=requester.organization,
+        requester=requester,
+        likeness=likeness,
+        status=RequestStatus.SUBMITTED,
+        brief=submission.brief,
+        prompt=compose_prompt(likeness=likeness, brief=submission.brief),
+        negative_prompt=submission.negative_prompt,
+        width=submission.width,
+        height=submission.height,
+        steps=submission.steps,
+        seed=submission.seed,
+        num_drafts=submission.num_drafts,
+        guidance_scale=submission.guidance_scale,
+        territory=submission.territory,
+        medium=submission.medium,
+        idempotency_key=idempotency_key,
+        request_hash=submission.sha256() if idempotency_key else "",
+    )
+    link = RenderRequestLicence(licence=licence, talent=licence.talent, likeness=likeness)
+    decision = evaluate(
+        render_request_gate_query(render_request, approvals=frozenset(), links=[link])
+    )
+    render_request.decision_id = decision.decision_id
+    if decision.outcome == ALLOW and decision.decision_id:
+        render_request.spec_sha256 = render_spec_sha256(render_request, links=[link])
+    render_request.save(force_insert=True)
+    link.render_request = render_request
+    link.save(force_insert=True)
+    audit_record(
+        actor=requester,
+        action="render_request.submitted",
+        target=render_request,
+        payload={
+            "licences": list(submission.licences),
+            "likeness": str(likeness.public_id) if likeness else None,
+            "num_drafts": submission.num_drafts,
+            "decision": decision.decision_id,
+            "outcome": decision.outcome,
+        },
+    )
+    if decision.outcome == DENY:
+        _deny(render_request, actor=requester, codes=decision.codes())
+    elif decision.outcome == ALLOW:
+        render_request_approve_and_queue(
+            render_request=render_request, actor=requester, links=[link]
+        )
+    else:
+        render_request_transition(
+            render_request=render_request,
+            to=RequestStatus.AWAITING_BRIEF_APPROVAL,
+            actor=requester,
+            reason="gate",
+            payload={"codes": decision.codes()},
+        )
+    return render_request
+
+
+def render_request_gate_query(
+    render_request: RenderRequest,
+    *,
+    approvals: frozenset[str],
+    links: Sequence[RenderRequestLicence] | None = None,
+) -> GateQuery:
+    """The gate's question for this request now (``links``: its licence rows, if known)."""
+    if links is None:
+        links = list(render_request.licence_links.select_related("licence", "likeness"))
+    return GateQuery(
+        action=RENDER,
+        at=timezone.now(),
+        licences=tuple(link.licence.public_id for link in links),
+        likenesses=tuple(link.likeness.public_id for link in links if link.likeness),
+        brand=render_request.organization_id,
+        brief=render_request.brief,
+        negative_prompt=render_request.negative_prompt,
+        territory=render_request.territory or None,
+        medium=render_request.medium or None,
+        approvals_given=approvals,
+        drafts=render_request.num_drafts,
+        subject_reference=f"render_request:{render_request.public_id}",
+    )
+
+
+def render_request_attach_decision(render_request: RenderRequest, decision: Decision) -> None:
+    """Keep a stored decision on the request and, for an allow, the hash of the spec it
+    allowed (issue 7's brief approval attaches its new decision this way)."""
+    render_request.decision_id = decision.decision_id
+    render_request.spec_sha256 = (
+        render_spec_sha256(render_request)
+        if decision.outcome == ALLOW and decision.decision_id
+        else ""
+    )
+    RenderRequest.objects.filter(pk=render_request.pk).update(
+        decision_id=render_request.decision_id, spec_sha256=render_request.spec_sha256
+    )
+
+
+def _deny(render_request: RenderRequest, *, actor: User | None, codes: list[str]) -> None:
+    render_request.denial_reasons = codes
+    render_request_transition(
+        render_request=render_request,
+        to=RequestStatus.DENIED,
+        actor=actor,
+        reason="gate",
+        fields={"denial_reasons": codes},
+        payload={"codes": codes},
+    )
+
+
+class _AllowanceExhausted(Exception):
+    pass
+
+
+def _take_drafts(
+    render_request: RenderRequest, links: Sequence[RenderRequestLicence] | None = None
+) -> bool:
+    """Take the drafts from every licence of the request, all or none."""
+    if links is None:
+        links = list(render_request.licence_links.select_related("licence"))
+    try:
+        with transaction.atomic():
+            for link in links:
+                if not licence_take_drafts(licence=link.licence, count=render_request.num_drafts):
+                    raise _AllowanceExhausted
+                RenderRequestLicence.objects.filter(pk=link.pk).update(
+                    drafts_taken=render_request.num_drafts
+                )
+    except _AllowanceExhausted:
+        return False
+    return True
+
+
+def render_request_give_back_drafts(*, render_request: RenderRequest) -> int:
+    """Return the drafts a request took; a second call returns nothing (exactly once)."""
+    returned = 0
+    for link in render_request.licence_links.select_related("licence").filter(drafts_taken__gt=0):
+        # Only the caller whose UPDATE zeroed the count gives the drafts back.
+        if RenderRequestLicence.objects.filter(pk=link.pk, drafts_taken=link.drafts_taken).update(
+            drafts_taken=0
+        ):
+            licence_return_drafts(licence=link.licence, count=link.drafts_taken)
+            returned += link.drafts_taken
+    return returned
+
+
+@transaction.atomic
+def render_request_approve_and_queue(
+    *,
+    render_request: RenderRequest,
+    actor: User | None,
+    links: Sequence[RenderRequestLicence] | None = None,
+) -> RenderRequest:
+    """An allowed request takes its drafts and is queued; with none left it is denied
+    (``draft_allowance_exhausted``). Runs in the submission's transaction."""
+    if not _take_drafts(render_request, links):
+        _deny(render_request, actor=actor, codes=[REASON_ALLOWANCE])
+        return render_request
+    render_request_transition(render_request=render_request, to=RequestStatus.APPROVED, actor=actor)
+    return render_request_enqueue(render_request=render_request, actor=actor)
+
+
+@transaction.atomic
+def render_request_enqueue(*, render_request: RenderRequest, actor: User | None) -> RenderRequest:
+    """approved (or rendering, for the sweeper) -> queued, then the GPU task after commit."""
+    render_request_transition(render_request=render_request, to=RequestStatus.QUEUED, actor=actor)
+    transaction.on_commit(partial(_send_render_task, render_request.pk))
+    return render_request
+
+
+def _send_render_task(render_request_id: int) -> None:
+    from rightsdesk.renders.tasks import render_request_task  # tasks imports this module
+
+    render_request_task.delay(render_request_id)
+
+
+# --- ending a request ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def render_request_end(
+    *,
+    render_request: RenderRequest,
+    to: str,
+    actor: User | None,
+    reason: str,
+    payload: dict[str, Any] | None = None,
+) -> RenderRequest:
+    """Cancel or fail a request: drafts back (exactly once), its files discarded after
+    commit. A running render sees the status at its next step and stops."""
+    if to not in (RequestStatus.CANCELLED, RequestStatus.FAILED):
+        raise ValueError("a request ends as cancelled or failed here")
+    render_request_give_back_drafts(render_request=render_request)
+    render_request_transition(
+        render_request=render_request, to=to, actor=actor, reason=reason, payload=payload
+    )
+    transaction.on_commit(partial(discard_unreferenced_files, render_request.public_id))
+    return render_request
+
+
+@transaction.atomic
+def render_request_cancel(*, render_request: RenderRequest, actor: User) -> RenderRequest:
+    """The requester cancels; a queued render never starts, a running one stops within a
+    step and its images are discarded; the drafts go back to the allowance."""
+    if actor.pk != render_request.requester_id:
+        raise PermissionDenied("Only the requester may cancel a render request.")
+    locked = RenderRequest.objects.select_for_update().get(pk=render_request.pk)
+    render_request.status = locked.status
+    return render_request_end(
+        render_request=render_request,
+        to=RequestStatus.CANCELLED,
+        actor=actor,
+        reason=REASON_REQUESTER,
+    )
+
+
+def render_request_end_by_system(*, render_request_id: int, to: str, reason: str) -> bool:
+    """End a request that has not ended yet (a revoked task, a failed render). Returns
+    whether this call ended it; a request already ended is left alone."""
+    with transaction.atomic():
+        render_request = (
+            RenderRequest.objects.select_for_update().filter(pk=render_request_id).first()
+        )
+        if render_request is None or render_request.status in REQUEST_TERMINAL:
+            return False
+        render_request_end(render_request=render_request, to=to, actor=None, reason=reason)
+    return True
+
+
+def asset_folder(public_id: UUID) -> str:
+    return f"{ASSET_FOLDER}/{public_id}"
+
+
+def discard_unreferenced_files(public_id: UUID) -> int:
+    """Delete the request's files that no asset row names: the images of a cancelled or
+    failed render, or those a dead worker wrote before it could record them."""
+    folder = asset_folder(public_id)
+    try:
+        _, names = default_storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    kept = set(
+        Asset.objects.filter(render_request__public_id=public_id).values_list("image", flat=True)
+    )
+    removed = 0
+    for name in names:
+        path = f"{folder}/{name}"
+        if path not in kept:
+            default_storage.delete(path)
+            removed += 1
+    return removed
+
+
+# --- the worker's side --------------------------------------------------------------------
+
+# Whether the worker recorded on a rendering request is gone (renders.worker_render).
+OwnerCheck = Callable[[RenderRequest], bool]
+
+
+def render_request_claim(
+    *, render_request_id: int, worker_id: str, owner_gone: OwnerCheck
+) -> RenderRequest | None:
+    """Take a queued request (queued -> rendering) for ``worker_id``, or take over one left
+    ``rendering`` by a worker that is gone. None: nothing to do (ended, or alive elsewhere).
+    """
+    with transaction.atomic():
+        render_request = (
+            RenderRequest.objects.select_for_update(of=("self",))
+            .select_related("likeness", "decision")
+            .filter(pk=render_request_id)
+            .first()
+        )
+        if render_request is None:
+            return None
+        if render_request.status == RequestStatus.QUEUED:
+            return render_request_transition(
+                render_request=render_request,
+                to=RequestStatus.RENDERING,
+                actor=None,
+                fields={"worker_id": worker_id, "progress": 0},
+                payload={"worker": worker_id},
+            )
+        if render_request.status != RequestStatus.RENDERING:
+            return None
+        previous = render_request.worker_id
+        if previous == worker_id or not owner_gone(render_request):
+            return None
+        now = timezone.now()
+        RenderRequest.objects.filter(
+            pk=render_request.pk, status=RequestStatus.RENDERING, worker_id=previous
+        ).update(worker_id=worker_id, heartbeat_at=now, progress=0, updated_at=now)
+        render_request.worker_id, render_request.heartbeat_at = worker_id, now
+        render_request.progress = 0
+        audit_record(
+            actor=None,
+            action="render_request.restarted",
+            target=render_request,
+            payload={"from_worker": previous, "worker": worker_id},
+        )
+    # Whatever the previous attempt wrote is thrown away; this attempt renders all drafts.
+    discard_unreferenced_files(render_request.public_id)
+    return render_request
+
+
+def render_request_heartbeat(*, render_request_id: int, worker_id: str, progress: int) -> bool:
+    """Record progress and liveness; False if the request is no longer this worker's to
+    render (cancelled, failed, or taken over)."""
+    return bool(
+        RenderRequest.objects.filter(
+            pk=render_request_id, status=RequestStatus.RENDERING, worker_id=worker_id
+        ).update(progress=max(0, min(progress, 99)), heartbeat_at=timezone.now())
+    )
+
+
+@dataclass(frozen=True)
+class RenderedDraft:
+    index: int
+    png: bytes = field(repr=False)
+    width: int
+    height: int
+    seed: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def render_request_store_drafts(
+    *, render_request: RenderRequest, worker_id: str, drafts: Sequence[RenderedDraft]
+) -> bool:
+    """Write the drafts' PNGs and, in one transaction with rendering -> rendered, their
+    asset rows. False (files removed) if the request stopped being this worker's meanwhile:
+    a redelivered or cancelled render never leaves a second set of drafts."""
+    token = secrets.token_hex(4)  # this attempt's files, so a loser deletes only its own
+    written = []
+    try:
+        for draft in drafts:
+            sha256 = hashlib.sha256(draft.png).hexdigest()
+            name = f"{asset_folder(render_request.public_id)}/{draft.index:02d}-{token}.png"
+            written.append((draft, sha256, default_storage.save(name, ContentFile(draft.png))))
+        assets = [
+            Asset(
+                public_id=uuid4(),
+                render_request=render_request,
+                index=draft.index,
+                status=AssetStatus.DRAFT,
+                image=name,
+                image_sha256=sha256,
+                width=draft.width,
+                height=draft.height,
+                seed=draft.seed,
+                render_metadata=draft.metadata,
+            )
+            for draft, sha256, name in written
+        ]
+        with transaction.atomic():
+            Asset.objects.bulk_create(assets)
+            # Only while the render is still this worker's: the conditional rendering ->
+            # rendered and the asset rows commit together, or neither does.
+            render_request.status = RequestStatus.RENDERING
+            render_request_transition(
+                render_request=render_request,
+                to=RequestStatus.RENDERED,
+                actor=None,
+                where={"worker_id": worker_id},
+                payload={"assets": [asset.reference for asset in assets], "worker": worker_id},
+            )
+    except (InvalidTransition, IntegrityError):
+        for _, _, name in written:
+            default_storage.delete(name)
+        return False
+    except BaseException:
+        for _, _, name in written:
+            default_storage.delete(name)
+        raise
+    return True
+
+
+# --- the sweeper --------------------------------------------------------------------------
+
+
 def _stale_rendering(cutoff: datetime) -> Q:
     # A request enters `rendering` with a heartbeat; the updated_at fallback only covers
     # rows written before heartbeats existed or by hand.
@@ -109,23 +753,29 @@ def _stale_rendering(cutoff: datetime) -> Q:
 
 
 def render_request_sweep_stale(
-    *, stale_after: timedelta, now: datetime | None = None
+    *, stale_after: timedelta, now: datetime | None = None, max_requeues: int | None = None
 ) -> list[RenderRequest]:
-    """Fail the renders whose worker has sent no heartbeat for ``stale_after``.
+    """Requeue or fail the renders whose worker has sent no heartbeat for ``stale_after``.
 
-    With the file broker a worker killed with -9 loses its task (PITFALLS.md), so nothing
-    else would ever end such a request. Requeueing is not in the state table (rendering ->
-    queued), so a stale render fails and gives back its allowance like any failure. Each
-    request is failed in its own transaction, re-checked under its row lock so that a
-    heartbeat that lands meanwhile keeps it alive.
+    With the file broker a worker whose main process dies loses its task (PITFALLS.md), so
+    nothing else would ever end such a request. A stale render that still has its allow
+    decision goes back to the queue (rendering -> queued) with a fresh task message, at most
+    ``max_requeues`` times (RIGHTSDESK_RENDER_MAX_REQUEUES); otherwise it fails and gives
+    back its drafts. The same holds on Redis: there the original message also comes back
+    after the visibility timeout, and finds the render taken or done (the task is idempotent
+    by request), so requeueing only renders sooner. Each request is handled in its own
+    transaction, re-checked under its row lock so that a heartbeat that lands meanwhile
+    keeps it alive.
     """
+    if max_requeues is None:
+        max_requeues = settings.RIGHTSDESK_RENDER_MAX_REQUEUES
     cutoff = (now or timezone.now()) - stale_after
     candidates = list(
         RenderRequest.objects.filter(_stale_rendering(cutoff))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    failed = []
+    swept = []
     for pk in candidates:
         with transaction.atomic():
             render_request = (
@@ -135,11 +785,36 @@ def render_request_sweep_stale(
             )
             if render_request is None:
                 continue
-            render_request_transition(
-                render_request=render_request,
-                to=RequestStatus.FAILED,
-                actor=None,
-                reason=REASON_HEARTBEAT_LOST,
-            )
-            failed.append(render_request)
-    return failed
+            if render_request.requeue_count < max_requeues and render_request_decision_covers(
+                render_request
+            ):
+                _requeue(render_request)
+            else:
+                render_request_end(
+                    render_request=render_request,
+                    to=RequestStatus.FAILED,
+                    actor=None,
+                    reason=REASON_HEARTBEAT_LOST,
+                )
+            swept.append(render_request)
+    return swept
+
+
+def _requeue(render_request: RenderRequest) -> None:
+    render_request_transition(
+        render_request=render_request,
+        to=RequestStatus.QUEUED,
+        actor=None,
+        reason=REASON_HEARTBEAT_LOST,
+        fields={
+            "worker_id": "",
+            "progress": 0,
+            "heartbeat_at": None,
+            "requeue_count": F("requeue_count") + 1,
+        },
+        payload={"requeue": render_request.requeue_count + 1},
+    )
+    render_request.refresh_from_db(fields=["requeue_count"])
+    public_id = render_request.public_id
+    transaction.on_commit(partial(discard_unreferenced_files, public_id))
+    transaction.on_commit(partial(_send_render_task, render_request.pk))

@@ -55,7 +55,10 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
     R.AWAITING_BRIEF_APPROVAL: frozenset({R.APPROVED, R.REJECTED}) | _REQUEST_ABORT,
     R.APPROVED: frozenset({R.QUEUED}) | _REQUEST_ABORT,
     R.QUEUED: frozenset({R.RENDERING}) | _REQUEST_ABORT,
-    R.RENDERING: frozenset({R.RENDERED}) | _REQUEST_ABORT,
+    # rendering -> queued: the sweeper puts back a render whose worker died (the file
+    # broker loses a message when the worker's main process is killed), a bounded number
+    # of times (RIGHTSDESK_RENDER_MAX_REQUEUES); nothing else takes this edge.
+    R.RENDERING: frozenset({R.RENDERED, R.QUEUED}) | _REQUEST_ABORT,
     **{status: frozenset() for status in REQUEST_TERMINAL},
 }
 

@@ -2,18 +2,90 @@
 
 Only the ``gpu`` queue's tasks may import ``generation``, and only inside the task body:
 this module is imported by the web process through Celery's autodiscovery.
+
+The render task acknowledges late and is rejected back to the queue when its pool
+process dies (``reject_on_worker_lost``), so a killed render is redelivered; it is
+idempotent by request (``renders.worker_render``). On Redis an unacknowledged message is
+handed out again after the broker's visibility timeout, which therefore must exceed the
+task's hard time limit, or a render still running would be handed to a second worker:
+settings.py raises ``CELERY_VISIBILITY`` to the hard limit plus 5 s when it is lower.
 """
 
+import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import current_app, shared_task
+from celery.signals import task_revoked, worker_process_init
+from celery.worker import state as worker_state
 from django.conf import settings
 
-from rightsdesk.renders.services import render_request_sweep_stale
+from rightsdesk.renders.services import (
+    REASON_REVOKED,
+    render_request_end_by_system,
+    render_request_sweep_stale,
+)
+from rightsdesk.renders.states import RequestStatus
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
 def sweep_stale_renders_task() -> int:
-    """Fail renders stuck in ``rendering`` without a heartbeat (scheduled by celery beat)."""
+    """Requeue or fail renders stuck in ``rendering`` without a heartbeat (celery beat)."""
     stale_after = timedelta(seconds=settings.RIGHTSDESK_RENDER_STALE_SECONDS)
     return len(render_request_sweep_stale(stale_after=stale_after))
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.RIGHTSDESK_RENDER_SOFT_LIMIT_S,
+    time_limit=settings.RIGHTSDESK_RENDER_HARD_LIMIT_S,
+    ignore_result=True,
+)
+def render_request_task(self, render_request_id: int) -> str:
+    """Render a queued request's drafts; refuses (``gate_required``) without a stored allow
+    decision for the request as it stands."""
+    from rightsdesk.renders.worker_render import render_request_run
+
+    if type(render_request_id) is not int:
+        logger.warning("render task with a malformed id %r: refused", render_request_id)
+        return "gate_required"
+    task_id = self.request.id
+    return render_request_run(
+        render_request_id=render_request_id,
+        # A revoke reaches this process's copy of the revoked ids with the solo and thread
+        # pools; under prefork the worker's own signal handler below cancels the request.
+        revoked=lambda: task_id is not None and task_id in worker_state.revoked,
+    )
+
+
+@task_revoked.connect
+def _cancel_revoked_render(sender=None, request=None, **kwargs) -> None:
+    # Runs in the worker's main process when a render task is revoked (before it ran, or
+    # terminated while running): the request ends as cancelled, its drafts go back, and a
+    # render still running sees the status at its next step.
+    if getattr(sender, "name", None) != render_request_task.name:
+        return
+    args = getattr(request, "args", None) or ()
+    if args and type(args[0]) is int:
+        render_request_end_by_system(
+            render_request_id=args[0], to=RequestStatus.CANCELLED, reason=REASON_REVOKED
+        )
+
+
+@worker_process_init.connect
+def _warm_render_pipeline(**kwargs) -> None:
+    # A pool process that serves the gpu queue loads the pipeline when it starts, so the
+    # first render does not spend its time limit on loading the model. It runs in the
+    # child: the main process never touches torch (PITFALLS.md, "Celery").
+    if "gpu" not in current_app.amqp.queues.consume_from:
+        return
+    try:
+        from rightsdesk.core.worker import worker_pipeline
+
+        worker_pipeline()
+    except Exception:
+        # The render task reports a broken base model on the request; the worker lives on.
+        logger.exception("could not warm the render pipeline")

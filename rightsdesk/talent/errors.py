@@ -105,3 +105,12 @@ class DuplicateImage(ApplicationError):
     code = "duplicate_image"
     status = 409
     default_message = "This exact image (same SHA-256) is already in this session."
+
+
+# Likeness training
+
+
+class CaptureSessionEmpty(ApplicationError):
+    code = "capture_session_empty"
+    status = 409
+    default_message = "This capture session has no images to train a likeness from."

@@ -141,7 +141,12 @@ class Representation(TimeStampedModel):
 
 
 class LikenessVersion(TimeStampedModel):
-    """A trained likeness adapter. The talent signs it off from sample renders before use."""
+    """A trained likeness adapter. The talent signs it off from sample renders before use.
+
+    ``training -> awaiting_signoff -> signed_off | rejected``, or ``training -> failed``;
+    a withdrawal of the ``train`` consent revokes it, a crypto-shred destroys it. The
+    adapter (safetensors) is stored only sealed under the talent's data key.
+    """
 
     class Status(models.TextChoices):
         TRAINING = "training", "Training"
@@ -163,22 +168,79 @@ class LikenessVersion(TimeStampedModel):
     # Appearance limits the gate enforces (no body reshaping, skin-tone or age change, ...).
     appearance_limits = models.JSONField(default=list, blank=True)
     training_params = models.JSONField(default=dict, blank=True)
+    # PROTECT: the captures a likeness was trained from stay on record.
+    capture_session = models.ForeignKey(
+        "CaptureSession",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="likenesses",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Training progress, 0-100, written by the worker (throttled) while status is training.
+    progress = models.PositiveSmallIntegerField(default=0)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    # Stable codes only (gate reason codes, "data_key_destroyed", "training_error").
+    failure_reasons = models.JSONField(default=list, blank=True)
     signed_off_at = models.DateTimeField(null=True, blank=True)
     signed_off_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The talent's own words; the audit chain keeps only their hash (it is never erased).
+    rejection_reason = models.TextField(blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["talent", "version"], name="likeness_version_unique"),
+            # The token is what the text encoder learns the likeness by: one per adapter.
+            models.UniqueConstraint(fields=["trigger_token"], name="likeness_trigger_unique"),
             models.CheckConstraint(
                 condition=~Q(status="signed_off") | Q(signed_off_at__isnull=False),
                 name="likeness_signed_off_has_time",
             ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | Q(rejected_at__isnull=False),
+                name="likeness_rejected_has_time",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="likeness_progress_pct"),
         ]
 
     def __str__(self) -> str:
         return f"{self.talent} v{self.version}"
+
+
+class LikenessSample(TimeStampedModel):
+    """A sample render of a freshly trained likeness, shown to the talent for sign-off.
+
+    It shows the talent, so it is sealed under the talent's data key like the adapter
+    (context ``likeness-sample:<public_id>``); ``sha256`` is that of the PNG. Samples are
+    renders, not captures: the principal and representing agents may view them.
+    """
+
+    # PROTECT: destruction certificates and the sign-off refer to what was shown.
+    likeness = models.ForeignKey(LikenessVersion, on_delete=models.PROTECT, related_name="samples")
+    index = models.PositiveSmallIntegerField()
+    blob = models.FileField(upload_to="likeness_samples/")
+    key_id = models.CharField(max_length=32)
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    prompt = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["likeness", "index"], name="likeness_sample_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample {self.index} of {self.likeness}"
 
 
 class TalentNameGram(models.Model):

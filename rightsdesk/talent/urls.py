@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rightsdesk.talent import apis, capture_apis
+from rightsdesk.talent import apis, capture_apis, likeness_apis
 
 urlpatterns: list = [
     path("talents/", apis.TalentListApi.as_view(), name="talent-list"),
@@ -39,6 +39,28 @@ urlpatterns: list = [
         "capture-sessions/<uuid:public_id>/images/",
         capture_apis.CaptureImageListUploadApi.as_view(),
         name="capture-session-images",
+    ),
+    path("base-model/", likeness_apis.BaseModelApi.as_view(), name="base-model"),
+    path("likenesses/", likeness_apis.LikenessListCreateApi.as_view(), name="likeness-list"),
+    path(
+        "likenesses/<uuid:public_id>/",
+        likeness_apis.LikenessDetailApi.as_view(),
+        name="likeness-detail",
+    ),
+    path(
+        "likenesses/<uuid:public_id>/samples/<int:index>/",
+        likeness_apis.LikenessSampleApi.as_view(),
+        name="likeness-sample",
+    ),
+    path(
+        "likenesses/<uuid:public_id>/sign-off/",
+        likeness_apis.LikenessSignOffApi.as_view(),
+        name="likeness-sign-off",
+    ),
+    path(
+        "likenesses/<uuid:public_id>/reject/",
+        likeness_apis.LikenessRejectApi.as_view(),
+        name="likeness-reject",
     ),
     path(
         "representations/",

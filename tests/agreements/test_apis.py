@@ -1,5 +1,6 @@
 """The agreement endpoints, and who may see what of an agreement."""
 
+import dataclasses
 import json
 
 import pytest
@@ -7,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from rightsdesk.agreements.models import Agreement, AgreementVersion, Signature
+from rightsdesk.agreements.terms import AgreementTerms
 from tests.agreements.conftest import DAY, document, draft, make_terms, sign
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -118,7 +120,12 @@ def test_amend_sign_and_terminate_over_the_api(world, as_user):
         f"{URL}{agreement.public_id}/amend/",
         {
             "document": document(b"v2"),
-            "terms": terms_payload(effective_to=v1.effective_to + 100 * DAY),
+            # From v1's own terms: fresh ones would take a new "now" and could differ by a
+            # second in every date, which the diff below would rightly report.
+            "terms": dataclasses.replace(
+                AgreementTerms.from_json(json.loads(v1.terms_json)),
+                effective_to=v1.effective_to + 100 * DAY,
+            ).terms_json(),
         },
         format="multipart",
     )

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from generation import tiny
-from generation.pipeline import folder_fingerprint, load_pipeline
+from generation.model_id import base_model_id, folder_fingerprint
+from generation.pipeline import load_pipeline
 from generation.render import render
 from generation.spec import AdapterRef
 from generation.train import train_lora
@@ -37,6 +38,7 @@ def test_an_sdxl_folder_loads_as_sdxl_and_renders(sdxl, sdxl_dir):
 
     assert type(sdxl.pipe).__name__ == "StableDiffusionXLPipeline"
     assert sdxl.base_model_id.startswith("tiny-sdxl-")
+    assert sdxl.base_model_id == base_model_id(str(sdxl_dir))  # what the web process names
     assert Image.open(io.BytesIO(result.png)).size == (64, 64)
     assert render(render_spec(), pipeline=sdxl).png == result.png
 

@@ -20,6 +20,9 @@ EXPECTED_REQUEST_EDGES = {
     ("approved", "queued"),
     ("queued", "rendering"),
     ("rendering", "rendered"),
+    # The sweeper's requeue of a render whose worker died (not drawn in DESIGN.md; the file
+    # broker loses the message when the worker's main process is killed).
+    ("rendering", "queued"),
     *((status, "cancelled") for status in REQUEST_NON_TERMINAL),
     *((status, "failed") for status in REQUEST_NON_TERMINAL),
 }
@@ -47,7 +50,7 @@ def _all_pairs(values: list[str]) -> set[tuple[str, str]]:
 
 
 def test_request_table_has_exactly_the_designed_edges():
-    assert len(EXPECTED_REQUEST_EDGES) == 18
+    assert len(EXPECTED_REQUEST_EDGES) == 19
     assert _edges(states.REQUEST_TRANSITIONS) == EXPECTED_REQUEST_EDGES
 
 

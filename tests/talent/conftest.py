@@ -88,3 +88,6 @@ def world(db) -> World:
 
 # Capture fixtures (tests/talent/test_capture_*.py).
 from tests.talent.capture_world import capture, media  # noqa: E402, F401
+
+# Likeness fixtures (tests/talent/test_training*.py, test_signoff*.py).
+from tests.talent.likeness_world import captured, clean_pipeline, small_samples  # noqa: E402, F401

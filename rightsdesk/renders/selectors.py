@@ -1,0 +1,176 @@
+"""Reads of render requests: who sees which, the spec a render is made from, and whether a
+stored decision of the gate covers it.
+
+The spec hash binds an allow decision to exactly what will be rendered. It is taken when
+the decision is attached and checked again by the GPU task, so a request whose spec was
+changed afterwards (or a task message naming another request) renders nothing.
+"""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, QuerySet
+
+from rightsdesk.accounts.models import Organization, Role, User
+from rightsdesk.consent.gate_types import ALLOW, RENDER
+from rightsdesk.core.errors import NotFound
+from rightsdesk.licensing.models import Licence
+from rightsdesk.licensing.selectors import licence_list_visible_to
+from rightsdesk.renders.models import RenderRequest, RenderRequestLicence
+from rightsdesk.talent.models import LikenessVersion, Talent
+
+# The prompt is composed by the system, never taken from the user: the trigger token is
+# what the likeness adapter was trained on (generation.train.caption).
+PROMPT_TEMPLATE = "a photo of {trigger} person, {brief}"
+
+
+def compose_prompt(*, likeness: LikenessVersion | None, brief: str) -> str:
+    if likeness is None:
+        return ""
+    return PROMPT_TEMPLATE.format(trigger=likeness.trigger_token, brief=brief.strip())
+
+
+def subject_reference(render_request: RenderRequest) -> str:
+    """How a stored gate decision names the request it was asked for."""
+    return f"render_request:{render_request.public_id}"
+
+
+def render_seed(render_request: RenderRequest, index: int) -> int:
+    """The seed of draft ``index``: the requested seed plus the index, or, with none
+    requested, one derived from the request's id, so a redelivered task renders the same
+    pixels."""
+    base = render_request.seed
+    if base is None:
+        base = int(hashlib.sha256(render_request.public_id.bytes).hexdigest()[:8], 16)
+    return base + index
+
+
+def render_spec_payload(
+    render_request: RenderRequest, links: Sequence[RenderRequestLicence] | None = None
+) -> dict[str, Any]:
+    """Everything that decides the pixels and whose use the gate allowed. ``links``: the
+    request's licence rows when the caller holds them (unsaved, at submission)."""
+    likeness = render_request.likeness
+    if links is None:
+        pairs = render_request.licence_links.values_list("licence__public_id", "talent__public_id")
+    else:
+        pairs = [(link.licence.public_id, link.talent.public_id) for link in links]
+    links = sorted(pairs)
+    return {
+        "prompt": render_request.prompt,
+        "brief": render_request.brief,
+        "negative_prompt": render_request.negative_prompt,
+        "width": render_request.width,
+        "height": render_request.height,
+        "steps": render_request.steps,
+        "guidance_scale": float(render_request.guidance_scale),
+        "seed": render_request.seed,
+        "num_drafts": render_request.num_drafts,
+        "territory": render_request.territory,
+        "medium": render_request.medium,
+        "likeness": str(likeness.public_id) if likeness else None,
+        "base_model": likeness.base_model if likeness else None,
+        "adapter_sha256": likeness.adapter_sha256 if likeness else None,
+        "licences": [[str(licence), str(talent)] for licence, talent in links],
+    }
+
+
+def render_spec_sha256(
+    render_request: RenderRequest, links: Sequence[RenderRequestLicence] | None = None
+) -> str:
+    payload = render_spec_payload(render_request, links)
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def render_request_decision_covers(
+    render_request: RenderRequest, links: Sequence[RenderRequestLicence] | None = None
+) -> bool:
+    """Whether the request carries a stored allow decision for render, asked for this very
+    request, about its licences and brief, and whether its spec is still the one allowed.
+    ``links``: the request's licence rows with licence and talent, if already loaded."""
+    decision = render_request.decision
+    if decision is None or not render_request.spec_sha256:
+        return False
+    if links is None:
+        links = render_request_links(render_request)
+    query = decision.query or {}
+    licences = sorted(str(link.licence.public_id) for link in links)
+    return (
+        decision.action == RENDER
+        and decision.outcome == ALLOW
+        and decision.subject_reference == subject_reference(render_request)
+        and sorted(query.get("licences") or []) == licences
+        and query.get("brief") == render_request.brief
+        and query.get("negative_prompt", "") == render_request.negative_prompt
+        and render_spec_sha256(render_request, links) == render_request.spec_sha256
+    )
+
+
+def render_request_links(render_request: RenderRequest) -> list[RenderRequestLicence]:
+    """The request's licence rows, with their licence, talent and likeness."""
+    return list(
+        render_request.licence_links.select_related("licence", "talent", "likeness").order_by("pk")
+    )
+
+
+def latest_signed_off_likeness(*, talent: Talent) -> LikenessVersion | None:
+    """The likeness a render of ``talent`` uses: the latest signed-off version (the gate
+    picks the same one when none is named)."""
+    return (
+        LikenessVersion.objects.filter(talent=talent, status=LikenessVersion.Status.SIGNED_OFF)
+        .order_by("-version")
+        .first()
+    )
+
+
+def campaign_brand_of(user: User) -> Organization | None:
+    """The brand a user may request renders for: theirs, if they are its campaign manager."""
+    if (
+        user.is_active
+        and user.role == Role.CAMPAIGN_MANAGER
+        and user.organization is not None
+        and user.organization.kind == Organization.Kind.BRAND
+    ):
+        return user.organization
+    return None
+
+
+def brand_licences(*, brand: Organization, public_ids: list[UUID]) -> list[Licence]:
+    """The brand's licences with these ids, in the order given; another brand's licence
+    is "not found", so ids do not leak."""
+    found = {
+        licence.public_id: licence
+        for licence in Licence.objects.filter(public_id__in=public_ids, brand=brand).select_related(
+            "talent"
+        )
+    }
+    if len(found) != len(set(public_ids)):
+        raise NotFound("No such licence.")
+    return [found[public_id] for public_id in dict.fromkeys(public_ids)]
+
+
+def render_request_list_visible_to(*, user: User) -> QuerySet[RenderRequest]:
+    """The brand's own requests for its members; for the talent's side, the requests made
+    under licences they can see; everything for staff."""
+    requests = RenderRequest.objects.select_related("organization", "requester", "decision")
+    if not user.is_active:
+        return requests.none()
+    if user.is_staff:
+        return requests
+    visible = Q(licence_links__licence__in=licence_list_visible_to(user=user).values("pk"))
+    org = user.organization
+    if org is not None and org.kind == Organization.Kind.BRAND:
+        visible |= Q(organization=org)
+    return requests.filter(pk__in=RenderRequest.objects.filter(visible).values("pk"))
+
+
+def render_request_get_visible_to(*, user: User, public_id: UUID | str) -> RenderRequest:
+    try:
+        return render_request_list_visible_to(user=user).get(public_id=public_id)
+    except (RenderRequest.DoesNotExist, DjangoValidationError, ValueError):
+        raise NotFound("No such render request.")

@@ -1,0 +1,103 @@
+"""The render request endpoints: a thin layer over the services; foreign requests are 404."""
+
+import pytest
+
+from rightsdesk.licensing.models import Licence
+from rightsdesk.renders.models import RenderRequest
+from tests.consent.gate_world import BRIEF, build_gate_world
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/render-requests/"
+
+
+@pytest.fixture
+def gate_world():
+    return build_gate_world()
+
+
+def _body(world, **changes) -> dict:
+    values = {
+        "licences": [str(world.x.licence.public_id)],
+        "brief": BRIEF,
+        "width": 64,
+        "height": 64,
+        "steps": 4,
+        "seed": 5,
+        "num_drafts": 2,
+        "territory": "FR",
+        "medium": "paid_social",
+    }
+    return {**values, **changes}
+
+
+def test_campaign_manager_submits_and_gets_201_with_the_decision(gate_world, as_user):
+    response = as_user(gate_world.manager).post(URL, _body(gate_world), format="json")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["status"], body["progress"], body["num_drafts"]) == ("queued", 0, 2)
+    assert body["decision"]["outcome"] == "allow"
+    assert body["licences"] == [str(gate_world.x.licence.public_id)]
+    assert Licence.objects.get(pk=gate_world.x.licence.pk).drafts_used == 2
+
+
+def test_a_denial_is_still_a_created_request(gate_world, as_user):
+    response = as_user(gate_world.manager).post(
+        URL, _body(gate_world, brief="A model in lingerie"), format="json"
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "denied"
+    assert "category_never" in body["denial_reasons"]
+    assert {r["code"] for r in body["decision"]["reasons"]} >= {"category_never"}
+
+
+def test_two_talents_in_one_request_is_a_400_with_its_code(gate_world, as_user):
+    body = _body(
+        gate_world, licences=[str(s.licence.public_id) for s in (gate_world.x, gate_world.y)]
+    )
+
+    response = as_user(gate_world.manager).post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "multi_likeness_unsupported"
+    assert not RenderRequest.objects.exists()
+
+
+def test_malformed_size_is_a_validation_error(gate_world, as_user):
+    response = as_user(gate_world.manager).post(URL, _body(gate_world, width=10), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "width" in response.json()["extra"]["fields"]
+
+
+def test_parties_read_it_and_another_brand_gets_404(gate_world, as_user, api_client):
+    created = as_user(gate_world.manager).post(URL, _body(gate_world), format="json").json()
+    detail = f"{URL}{created['public_id']}/"
+
+    assert as_user(gate_world.manager).get(detail).status_code == 200
+    assert as_user(gate_world.x.talent.user).get(detail).status_code == 200
+    outsider = UserFactory(role="campaign_manager", organization=gate_world.other_brand)
+    response = as_user(outsider).get(detail)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_requester_cancels_through_the_api(gate_world, as_user):
+    created = as_user(gate_world.manager).post(URL, _body(gate_world), format="json").json()
+    cancel = f"{URL}{created['public_id']}/cancel/"
+
+    colleague = UserFactory(role="campaign_manager", organization=gate_world.brand)
+    assert as_user(colleague).post(cancel).json()["code"] == "permission_denied"
+    response = as_user(gate_world.manager).post(cancel)
+
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["cancel_reason"]) == (
+        "cancelled",
+        "requester",
+    )
+    assert Licence.objects.get(pk=gate_world.x.licence.pk).drafts_used == 0
+    assert as_user(gate_world.manager).post(cancel).status_code == 409
