@@ -289,7 +289,9 @@ def denoise_and_decode(parts, shape, batch, steps, device, dtype, *, seed=0):
         scheduler.set_timesteps(steps, device=device)
         latents = (latents * scheduler.init_noise_sigma).to(dtype)
         for timestep in scheduler.timesteps:
+            # The scheduler computes in float32; the UNet takes its own dtype.
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2), timestep)
+            model_input = model_input.to(dtype)
             noise = unet(
                 model_input, timestep, encoder_hidden_states=embeds, added_cond_kwargs=added
             ).sample

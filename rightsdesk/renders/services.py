@@ -16,6 +16,7 @@ heartbeat, storing the drafts) is here too; ``renders.worker_render`` drives it.
 """
 
 import hashlib
+import itertools
 import json
 import logging
 import secrets
@@ -391,8 +392,14 @@ def _create_and_decide(
         render_request_gate_query(render_request, approvals=frozenset(), links=[link])
     )
     render_request.decision_id = decision.decision_id
-    if decision.outcome == ALLOW and decision.decision_id:
-        render_request.spec_sha256 = render_spec_sha256(render_request, links=[link])
+    path = _submission_path(render_request, decision, [link])
+    # The intermediate states never exist outside this transaction: the row is written
+    # once, in the state the table leads to, and one audit event records the way there.
+    for source, target in itertools.pairwise(path):
+        check_transition("request", source, target)
+    render_request.status = path[-1]
+    if render_request.status in REQUEST_TERMINAL:
+        render_request.finished_at = timezone.now()
     render_request.save(force_insert=True)
     link.render_request = render_request
     link.save(force_insert=True)
@@ -401,28 +408,36 @@ def _create_and_decide(
         action="render_request.submitted",
         target=render_request,
         payload={
+            "path": path,
             "licences": list(submission.licences),
             "likeness": str(likeness.public_id) if likeness else None,
             "num_drafts": submission.num_drafts,
             "decision": decision.decision_id,
             "outcome": decision.outcome,
+            "codes": render_request.denial_reasons or decision.codes(),
         },
     )
-    if decision.outcome == DENY:
-        _deny(render_request, actor=requester, codes=decision.codes())
-    elif decision.outcome == ALLOW:
-        render_request_approve_and_queue(
-            render_request=render_request, actor=requester, links=[link]
-        )
-    else:
-        render_request_transition(
-            render_request=render_request,
-            to=RequestStatus.AWAITING_BRIEF_APPROVAL,
-            actor=requester,
-            reason="gate",
-            payload={"codes": decision.codes()},
-        )
+    if render_request.status == RequestStatus.QUEUED:
+        transaction.on_commit(partial(_send_render_task, render_request.pk))
     return render_request
+
+
+def _submission_path(
+    render_request: RenderRequest, decision: Decision, links: list[RenderRequestLicence]
+) -> list[str]:
+    """The states a new request passes through at submission; an allowed one takes its
+    drafts on the way (none left: denied, ``draft_allowance_exhausted``)."""
+    if decision.outcome == DENY:
+        render_request.denial_reasons = decision.codes()
+        return [RequestStatus.SUBMITTED, RequestStatus.DENIED]
+    if decision.outcome != ALLOW:
+        return [RequestStatus.SUBMITTED, RequestStatus.AWAITING_BRIEF_APPROVAL]
+    if not _take_drafts(render_request, links):
+        render_request.denial_reasons = [REASON_ALLOWANCE]
+        return [RequestStatus.SUBMITTED, RequestStatus.DENIED]
+    if decision.decision_id:
+        render_request.spec_sha256 = render_spec_sha256(render_request, links=links)
+    return [RequestStatus.SUBMITTED, RequestStatus.APPROVED, RequestStatus.QUEUED]
 
 
 def render_request_gate_query(
@@ -464,18 +479,6 @@ def render_request_attach_decision(render_request: RenderRequest, decision: Deci
     )
 
 
-def _deny(render_request: RenderRequest, *, actor: User | None, codes: list[str]) -> None:
-    render_request.denial_reasons = codes
-    render_request_transition(
-        render_request=render_request,
-        to=RequestStatus.DENIED,
-        actor=actor,
-        reason="gate",
-        fields={"denial_reasons": codes},
-        payload={"codes": codes},
-    )
-
-
 class _AllowanceExhausted(Exception):
     pass
 
@@ -491,10 +494,14 @@ def _take_drafts(
             for link in links:
                 if not licence_take_drafts(licence=link.licence, count=render_request.num_drafts):
                     raise _AllowanceExhausted
-                RenderRequestLicence.objects.filter(pk=link.pk).update(
-                    drafts_taken=render_request.num_drafts
-                )
+                link.drafts_taken = render_request.num_drafts
+                if link.pk is not None:
+                    RenderRequestLicence.objects.filter(pk=link.pk).update(
+                        drafts_taken=link.drafts_taken
+                    )
     except _AllowanceExhausted:
+        for link in links:
+            link.drafts_taken = 0
         return False
     return True
 
@@ -519,18 +526,25 @@ def render_request_approve_and_queue(
     actor: User | None,
     links: Sequence[RenderRequestLicence] | None = None,
 ) -> RenderRequest:
-    """An allowed request takes its drafts and is queued; with none left it is denied
-    (``draft_allowance_exhausted``). Runs in the submission's transaction."""
+    """A request whose brief was approved (and whose new allow decision is attached with
+    ``render_request_attach_decision``) takes its drafts and is queued; with none left it
+    is cancelled (``draft_allowance_exhausted``)."""
     if not _take_drafts(render_request, links):
-        _deny(render_request, actor=actor, codes=[REASON_ALLOWANCE])
-        return render_request
+        render_request.denial_reasons = [REASON_ALLOWANCE]
+        RenderRequest.objects.filter(pk=render_request.pk).update(denial_reasons=[REASON_ALLOWANCE])
+        return render_request_end(
+            render_request=render_request,
+            to=RequestStatus.CANCELLED,
+            actor=actor,
+            reason=REASON_ALLOWANCE,
+        )
     render_request_transition(render_request=render_request, to=RequestStatus.APPROVED, actor=actor)
     return render_request_enqueue(render_request=render_request, actor=actor)
 
 
 @transaction.atomic
 def render_request_enqueue(*, render_request: RenderRequest, actor: User | None) -> RenderRequest:
-    """approved (or rendering, for the sweeper) -> queued, then the GPU task after commit."""
+    """approved -> queued, then the GPU task after commit."""
     render_request_transition(render_request=render_request, to=RequestStatus.QUEUED, actor=actor)
     transaction.on_commit(partial(_send_render_task, render_request.pk))
     return render_request

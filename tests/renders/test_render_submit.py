@@ -5,13 +5,17 @@ cancelled and failed requests give their drafts back exactly once."""
 import pytest
 
 from rightsdesk.audit.models import AuditEvent
+from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.models import GateDecision
 from rightsdesk.core.errors import ApplicationError
 from rightsdesk.licensing.models import Licence
 from rightsdesk.renders.models import RenderRequest, RenderRequestLicence
 from rightsdesk.renders.selectors import render_request_decision_covers
 from rightsdesk.renders.services import (
+    render_request_approve_and_queue,
+    render_request_attach_decision,
     render_request_cancel,
+    render_request_gate_query,
     render_request_give_back_drafts,
 )
 from rightsdesk.renders.states import RequestStatus
@@ -57,6 +61,10 @@ def test_allowed_request_is_queued_with_its_decision_and_drafts_taken(
     )
     assert link.drafts_taken == 3
     assert len(callbacks) == 1  # the GPU task, sent only after commit
+    # One audit event records the way through the state table, checked hop by hop.
+    [event] = AuditEvent.objects.filter(target_id=str(render_request.public_id))
+    assert event.action == "render_request.submitted"
+    assert '"path":["submitted","approved","queued"]' in event.payload_json
 
 
 def test_prompt_is_composed_by_the_system_from_the_trigger_token(world):
@@ -190,8 +198,6 @@ def test_requester_cancels_a_queued_request_and_gets_the_drafts_back_once(world)
     events = AuditEvent.objects.filter(target_id=str(render_request.public_id))
     assert list(events.values_list("action", flat=True).order_by("sequence")) == [
         "render_request.submitted",
-        "render_request.approved",
-        "render_request.queued",
         "render_request.cancelled",
     ]
 
@@ -216,3 +222,40 @@ def test_a_spec_edited_after_the_decision_is_no_longer_covered(world):
     render_request.refresh_from_db()
 
     assert not render_request_decision_covers(render_request)
+
+
+def test_an_approved_brief_takes_its_drafts_and_is_queued(
+    world, django_capture_on_commit_callbacks
+):
+    # Given a request waiting for the talent's approval of its brief.
+    Licence.objects.filter(pk=world.gate.x.licence.pk).update(brief_approval_required=True)
+    render_request = world.submit(num_drafts=2)
+    assert render_request.status == RequestStatus.AWAITING_BRIEF_APPROVAL
+
+    # When the gate, asked again with the approval, allows it.
+    decision = evaluate(render_request_gate_query(render_request, approvals=frozenset({"brief"})))
+    render_request_attach_decision(render_request, decision)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        render_request_approve_and_queue(render_request=render_request, actor=None)
+
+    # Then it holds its drafts and is queued, covered by the new decision.
+    render_request.refresh_from_db()
+    assert render_request.status == RequestStatus.QUEUED
+    assert render_request_decision_covers(render_request)
+    assert _drafts_used(world.gate.x.licence) == 2
+    assert len(callbacks) == 1
+
+
+def test_an_approved_brief_with_no_drafts_left_is_cancelled(world):
+    Licence.objects.filter(pk=world.gate.x.licence.pk).update(brief_approval_required=True)
+    render_request = world.submit(num_drafts=2)
+    Licence.objects.filter(pk=world.gate.x.licence.pk).update(drafts_used=10)
+
+    render_request_approve_and_queue(render_request=render_request, actor=None)
+
+    render_request.refresh_from_db()
+    assert (render_request.status, render_request.cancel_reason) == (
+        "cancelled",
+        "draft_allowance_exhausted",
+    )
+    assert _drafts_used(world.gate.x.licence) == 10
