@@ -70,7 +70,7 @@ from rightsdesk.core.errors import (
 from rightsdesk.core.jurisdictions import age_of_majority
 from rightsdesk.core.notifications import REMINDER_DAYS, notify, reminder_due
 from rightsdesk.core.vocab import InvalidTerritorySpec, UnknownTerritory
-from rightsdesk.talent.models import Representation, Talent
+from rightsdesk.talent.models import Representation, Talent, talent_lock
 from rightsdesk.talent.selectors import (
     agent_has_power,
     agent_represents,
@@ -433,7 +433,7 @@ def _activate(
     # The talent's row is the lock that licence acceptances and external commitments take
     # before their exclusivity check: an activation that brings a new exclusivity must not
     # interleave with an acceptance for another brand that checks the old state.
-    Talent.objects.select_for_update().filter(pk=agreement.talent_id).values_list("pk").get()
+    talent_lock(talent_id=agreement.talent_id)
     previous = agreement.versions.filter(status=Status.ACTIVE).exclude(pk=version.pk).first()
     if previous is not None:
         # First: one active version per agreement is a partial unique constraint.

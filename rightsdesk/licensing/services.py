@@ -59,7 +59,7 @@ from rightsdesk.licensing.terms import (
     terms_validate,
     territories_json,
 )
-from rightsdesk.talent.models import Representation, Talent
+from rightsdesk.talent.models import Representation, Talent, talent_lock
 from rightsdesk.talent.selectors import agent_has_power, current_q, talent_principal_users
 
 __all__ = [
@@ -520,7 +520,7 @@ def licence_accept(
     role = _ensure_talent_side(user=actor, talent=licence.talent)
     # Talent first, then the licence: every writer of the talent's exclusivity picture
     # takes the talent's lock first, so no two can deadlock or pass on a stale view.
-    Talent.objects.select_for_update().filter(pk=licence.talent_id).values_list("pk").get()
+    talent_lock(talent_id=licence.talent_id)
     licence = _locked(licence)
     _ensure_status(licence, (Licence.Status.PROPOSED,), Licence.Status.ACCEPTED)
     now = timezone.now()
@@ -651,10 +651,6 @@ def licence_return_drafts(*, licence: Licence, count: int) -> None:
 # --- external commitments -----------------------------------------------------------------
 
 
-def _lock_talent(talent: Talent) -> None:
-    Talent.objects.select_for_update().filter(pk=talent.pk).values_list("pk").get()
-
-
 def _commitment_territories(territories: TerritorySpec) -> list[str]:
     try:
         return sorted(territories.validated().codes())
@@ -682,7 +678,7 @@ def external_commitment_create(
         raise ValidationFailed(fields={"ends_at": ["The commitment must end after it starts."]})
     codes = _commitment_territories(territories)
     found = category_get(category)
-    _lock_talent(talent)  # serialised with acceptances (see the module's docstring)
+    talent_lock(talent_id=talent.pk)  # serialised with acceptances (see the module's docstring)
     commitment = ExternalCommitment.objects.create(
         talent=talent,
         category=found,
@@ -715,7 +711,7 @@ def external_commitment_end(
 ) -> ExternalCommitment:
     """End a commitment early (the booking was cancelled or released)."""
     _ensure_talent_side(user=actor, talent=commitment.talent)
-    _lock_talent(commitment.talent)
+    talent_lock(talent_id=commitment.talent_id)
     commitment = ExternalCommitment.objects.select_for_update().get(pk=commitment.pk)
     now = timezone.now()
     ended_at = ended_at or now

@@ -36,6 +36,7 @@ from rightsdesk.talent.models import (
     LikenessVersion,
     Talent,
     TalentDataKey,
+    talent_lock,
 )
 from rightsdesk.talent.selectors import ensure_principal
 
@@ -136,7 +137,7 @@ def talent_data_key_get_or_create(
     ``data_key_destroyed``, so that nothing is sealed anew for a talent who withdrew.
     """
     # The talent row serialises two first uploads: one makes the key, the other reads it.
-    Talent.objects.select_for_update().filter(pk=talent.pk).first()
+    talent_lock(talent_id=talent.pk)
     live = talent_data_key_live(talent=talent)
     if live is not None:
         return live

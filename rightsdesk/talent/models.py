@@ -67,6 +67,16 @@ class Talent(TimeStampedModel):
         return self.identity_verified_at is not None
 
 
+def talent_lock(*, talent_id: int) -> None:
+    """Hold the talent's row lock until the transaction ends.
+
+    Every writer whose checks read across a talent's records takes it first (licence
+    acceptance, external commitments and agreement activation for exclusivity; data keys;
+    likeness version numbers), so none of them acts on a view another is changing.
+    """
+    Talent.objects.select_for_update().filter(pk=talent_id).values_list("pk").get()
+
+
 class TalentProxy(TimeStampedModel):
     """A guardian (for a minor) or an estate (for a deceased talent) acting as principal."""
 

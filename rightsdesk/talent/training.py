@@ -69,6 +69,7 @@ from rightsdesk.talent.models import (
     LikenessVersion,
     Talent,
     TalentDataKey,
+    talent_lock,
 )
 from rightsdesk.talent.selectors import (
     agent_represents,
@@ -307,7 +308,7 @@ def _likeness_create(
 ) -> LikenessVersion:
     talent = session.talent
     # The talent row serialises two starts: each gets its own version number.
-    Talent.objects.select_for_update().filter(pk=talent.pk).first()
+    talent_lock(talent_id=talent.pk)
     last = LikenessVersion.objects.filter(talent=talent).aggregate(last=Max("version"))["last"]
     consent = creation_consent_in_force(talent=talent, kind=TRAIN, base_model=base_model)
     params = {
