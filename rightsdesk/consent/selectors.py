@@ -229,28 +229,52 @@ def licence_natural_end(*, licence: Licence) -> datetime:
 
 
 def licence_permission_status(*, licence: Licence, at: datetime | None = None) -> PermissionStatus:
-    """Whether using the licence's assets is permitted at ``at`` (verification's answer).
+    """Whether using the licence's assets is permitted at ``at`` (verification's answer)."""
+    accepted = licence.accepted_at is not None
+    window = withdrawal_window_for(target=licence) if accepted else None
+    return permission_status_from(
+        accepted_at=licence.accepted_at,
+        withdrawn_without_record=licence.status == Licence.Status.WITHDRAWN,
+        updated_at=licence.updated_at,
+        natural_end=licence_natural_end(licence=licence) if accepted else None,
+        terminated_at=licence.agreement.terminated_at if accepted else None,
+        effective_at=window.effective_at if window else None,
+        run_off_until=window.run_off_until if window else None,
+        at=at,
+    )
+
+
+def permission_status_from(
+    *,
+    accepted_at: datetime | None,
+    withdrawn_without_record: bool,
+    updated_at: datetime,
+    natural_end: datetime | None,
+    terminated_at: datetime | None,
+    effective_at: datetime | None,
+    run_off_until: datetime | None,
+    at: datetime | None = None,
+) -> PermissionStatus:
+    """The permission rule on plain facts; verification's one-query card applies it too.
 
     current until a withdrawal takes effect or the licence ends; then ending while released
     assets may stay in market (run-off, never past the licence's own end); then ended. A
     licence never accepted was never a permission: ended.
     """
     at = at or timezone.now()
-    if licence.accepted_at is None:
+    if accepted_at is None:
         return PermissionStatus("ended", at)
-    hard_end = licence_natural_end(licence=licence)
-    terminated_at = licence.agreement.terminated_at
+    hard_end = natural_end
     if terminated_at is not None:
         hard_end = min(hard_end, terminated_at)
-    window = withdrawal_window_for(target=licence)
-    if window is None or window.effective_at >= hard_end:
-        if licence.status == Licence.Status.WITHDRAWN and window is None:
+    if effective_at is None or effective_at >= hard_end:
+        if withdrawn_without_record and effective_at is None:
             # Withdrawn without a Withdrawal row (a licensing operation): over since then.
-            return PermissionStatus("ended", min(licence.updated_at, at))
+            return PermissionStatus("ended", min(updated_at, at))
         return PermissionStatus("current", hard_end) if at < hard_end else _ended(hard_end)
-    if at < window.effective_at:
-        return PermissionStatus("current", window.effective_at)
-    run_off_end = min(window.run_off_until, hard_end)
+    if at < effective_at:
+        return PermissionStatus("current", effective_at)
+    run_off_end = min(run_off_until, hard_end)
     if at < run_off_end:
         return PermissionStatus("ending", run_off_end)
     return _ended(run_off_end)

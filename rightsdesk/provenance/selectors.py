@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from rightsdesk.consent.models import Withdrawal
-from rightsdesk.consent.selectors import PermissionStatus
+from rightsdesk.consent.selectors import PermissionStatus, permission_status_from
 from rightsdesk.licensing.models import Licence, UsageRow
 from rightsdesk.provenance.models import ProvenanceRecord, SigningCredential
 from rightsdesk.provenance.watermark import PHASH_MAX_DISTANCE, hamming, phash_quarters, to_signed
@@ -150,28 +150,20 @@ def card_facts(*, asset_reference: str) -> CardFacts | None:
 
 
 def permission_status_of(*, facts: CardFacts, at: datetime | None = None) -> PermissionStatus:
-    """The licence's permission status, by the rules of licence_permission_status."""
-    at = at or timezone.now()
-    if facts.licence_accepted_at is None:
-        return PermissionStatus("ended", at)
-    hard_end = facts.licence_ends_at
+    """The licence's permission status from the card's one query, by consent's rule."""
+    natural_end = facts.licence_ends_at
     if facts.licence_first_published_at is not None and facts.longest_usage_days is not None:
-        hard_end = facts.licence_first_published_at + timedelta(days=facts.longest_usage_days)
-    if facts.agreement_terminated_at is not None:
-        hard_end = min(hard_end, facts.agreement_terminated_at)
-    effective_at = facts.withdrawal_effective_at
-    if effective_at is None or effective_at >= hard_end:
-        if facts.licence_status == Licence.Status.WITHDRAWN and effective_at is None:
-            return PermissionStatus("ended", min(facts.licence_updated_at, at))
-        if at < hard_end:
-            return PermissionStatus("current", hard_end)
-        return PermissionStatus("ended", hard_end)
-    if at < effective_at:
-        return PermissionStatus("current", effective_at)
-    run_off_end = min(facts.withdrawal_run_off_until, hard_end)
-    if at < run_off_end:
-        return PermissionStatus("ending", run_off_end)
-    return PermissionStatus("ended", run_off_end)
+        natural_end = facts.licence_first_published_at + timedelta(days=facts.longest_usage_days)
+    return permission_status_from(
+        accepted_at=facts.licence_accepted_at,
+        withdrawn_without_record=facts.licence_status == Licence.Status.WITHDRAWN,
+        updated_at=facts.licence_updated_at,
+        natural_end=natural_end,
+        terminated_at=facts.agreement_terminated_at,
+        effective_at=facts.withdrawal_effective_at,
+        run_off_until=facts.withdrawal_run_off_until,
+        at=at,
+    )
 
 
 def provenance_record_by_watermark(*, payload: int) -> ProvenanceRecord | None:
