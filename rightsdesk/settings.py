@@ -99,11 +99,13 @@ TEMPLATES = [
 
 
 # A web server and a worker write at once: without these SQLite answers
-# "database is locked" (PITFALLS.md).
+# "database is locked" (PITFALLS.md). In WAL mode synchronous=NORMAL syncs at checkpoints
+# rather than at every commit: the file cannot be corrupted, and only the last commits
+# before a power cut can be lost. SQLite is the embedded demo database, not production.
 _SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
-    "init_command": "PRAGMA journal_mode=WAL;",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
 
 
@@ -154,7 +156,11 @@ MEDIA_URL = "media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("RIGHTSDESK_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Outside production, e-mail is written to files under var/mail (one per message), so the
+# demo's notices can be read there and do not flood its console; production names a real
+# backend (SMTP, or a provider's).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Rightsdesk <no-reply@rightsdesk.test>")
 
 SESSION_COOKIE_HTTPONLY = True

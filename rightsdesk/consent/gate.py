@@ -355,7 +355,8 @@ def _check_licence(ev: _Evaluation, licence: LicenceFact, talent: TalentFact) ->
         reasons.add("licence_outside_term", who)
     rows = _rows_in_scope(ev, licence, who)
     if ev.query.action == RENDER:
-        if licence.drafts_used + max(ev.query.drafts, 1) > licence.draft_allowance:
+        used = licence.drafts_used - ev.query.drafts_held
+        if used + max(ev.query.drafts, 1) > licence.draft_allowance:
             reasons.add("draft_allowance_exhausted", who)
         if licence.brief_approval_required and not ev.approved("brief", talent):
             reasons.add("brief_approval_required", who, approval="brief")

@@ -36,7 +36,9 @@ class GateQuery:
     ``"name:summer"``; ``"<kind>@<talent public id>"`` gives one only for that talent of a
     group shot. ``brand`` is the requesting organisation: a licence of another brand is
     "not found". ``drafts`` is how many drafts a render asks for (the caller then takes
-    them with a conditional UPDATE). ``base_model`` names the base model for a ``train``
+    them with a conditional UPDATE); ``drafts_held`` how many of the licence's used drafts
+    this very request already holds (a queued render asked again in its task), so they are
+    not counted twice. ``base_model`` names the base model for a ``train``
     question when no likeness does.
     """
 
@@ -54,6 +56,7 @@ class GateQuery:
     campaign: str | None = None
     base_model: str = ""
     drafts: int = 1
+    drafts_held: int = 0
     dry_run: bool = False
     subject_reference: str = ""
 
@@ -73,6 +76,7 @@ class GateQuery:
             "campaign": self.campaign,
             "base_model": self.base_model,
             "drafts": self.drafts,
+            "drafts_held": self.drafts_held,
         }
 
 

@@ -9,14 +9,16 @@ again changes nothing, not even the audit chain. Later issues append steps to ST
 Issue 3's steps use only the real services: brand legal drafts an agreement, both parties
 sign its hash, the talent gives the creation consents, brand legal proposes two licences
 and the talent accepts one; then the campaign manager asks the gate, as a dry run, what it
-would decide today. Nothing here imports ``generation`` (it imports torch, which a web
-process must never load) except its torch-free ``model_id``.
+would decide today. Issue 4's steps (``demo_twin``) capture the talent, train and sign off
+her likeness and render under the accepted licence; they wait on a Celery worker, which is
+where torch runs: nothing here imports ``generation`` except its torch-free ``model_id``.
 """
 
 import datetime
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -38,12 +40,14 @@ from rightsdesk.consent.models import ConsentKind, CreationConsent, GateDecision
 from rightsdesk.consent.notices import consent_notice_current
 from rightsdesk.consent.selectors import creation_consent_in_force
 from rightsdesk.consent.services import creation_consent_give
+from rightsdesk.core import demo_twin
 from rightsdesk.core.vocab import MEDIA, TerritorySpec
 from rightsdesk.licensing.memo import deal_memo_render, money_format
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.services import licence_accept, licence_propose
 from rightsdesk.licensing.terms import LicenceTerms, UsageTerms
-from rightsdesk.talent.models import Representation, Talent
+from rightsdesk.renders.models import RenderRequest
+from rightsdesk.talent.models import CaptureSession, LikenessVersion, Representation, Talent
 from rightsdesk.talent.selectors import POWER_FIELDS, current_q, representation_list_visible_to
 from rightsdesk.talent.services import (
     representation_create,
@@ -107,10 +111,44 @@ class DemoWorld:
     representation: Representation | None = None
     agreement: Agreement | None = None
     licences: dict[str, Licence] = field(default_factory=dict)
+    # The twin (demo_twin): made by the steps that need a worker.
+    worker: "DemoWorker" = field(default_factory=lambda: NoWorker())
+    capture_session: CaptureSession | None = None
+    likeness: LikenessVersion | None = None
+    render_request: RenderRequest | None = None
+    render_paths: list[str] = field(default_factory=list)
 
     @property
     def staff(self) -> User:
         return self.users[STAFF_EMAIL]
+
+    @property
+    def agent(self) -> User:
+        return self.users[AGENT_EMAIL]
+
+    @property
+    def manager(self) -> User:
+        return self.users[MANAGER_EMAIL]
+
+
+class DemoWorker(Protocol):
+    """The Celery worker the story's generation steps wait on."""
+
+    def ensure(self) -> None:
+        """Make sure a worker consumes the broker (start one if this story owns it)."""
+
+    def check(self) -> None:
+        """Raise StepFailed if the worker has died."""
+
+
+class NoWorker:
+    """No worker: the steps that need one are left out of the story (``needs_worker``)."""
+
+    def ensure(self) -> None:
+        raise StepFailed("this step needs a Celery worker and the story runs without one")
+
+    def check(self) -> None:
+        self.ensure()
 
 
 class StepFailed(Exception):
@@ -121,9 +159,9 @@ class StepFailed(Exception):
 class Step:
     title: str
     run: Callable[[DemoWorld], str]
-    # Steps that need the story's own worker, or take long, set this to False: `make demo`
-    # then leaves them for the user to do in the browser.
-    when_serving: bool = True
+    # Steps that wait on a Celery worker (training, rendering): `demo --skip-generation`
+    # leaves them out.
+    needs_worker: bool = False
 
 
 # Seeding: one function per kind of object, each "find by natural key, else create".
@@ -661,7 +699,7 @@ def _reasons_in_words(decision: Decision) -> str:
 
 def _story_so_far(decision: Decision) -> list[str]:
     if "likeness_not_signed_off" in decision.codes():
-        return ["expected so far: no likeness has been captured and trained yet"]
+        return ["expected here: the story ran without a worker, so no likeness was trained"]
     return []
 
 
@@ -682,9 +720,17 @@ STORY: list[Step] = [
     Step("Brand legal drafts the agreement", step_draft_agreement),
     Step("Both parties sign the agreement", step_sign_agreement),
     Step("The talent consents to capture and to training", step_give_creation_consents),
+    Step("A studio captures the talent", demo_twin.step_capture, needs_worker=True),
+    Step("The worker trains the likeness", demo_twin.step_train, needs_worker=True),
+    Step("The talent signs the likeness off", demo_twin.step_sign_off, needs_worker=True),
     Step(f"Licence A: {LICENCE_A.campaign}", lambda world: step_licence(world, LICENCE_A)),
     Step(f"Licence B: {LICENCE_B.campaign}", lambda world: step_licence(world, LICENCE_B)),
     Step("Gate dry run for licence A", lambda world: step_gate_dry_run(world, LICENCE_A)),
     Step("Gate dry run for licence B", lambda world: step_gate_dry_run(world, LICENCE_B)),
+    Step(
+        "The campaign manager renders under licence A",
+        lambda world: demo_twin.step_render(world, LICENCE_A),
+        needs_worker=True,
+    ),
     Step("Verify the audit chain", step_verify_audit_chain),
 ]

@@ -343,3 +343,26 @@ def _provenance_record_save(*, record: ProvenanceRecord) -> ProvenanceRecord:
         },
     )
     return record
+
+
+@transaction.atomic
+def provenance_discard(*, asset_references: list[str], reason: str) -> int:
+    """Remove the records (and signed files) of images signed for assets that were never
+    created: a render that lost its request to another worker, or was stopped after
+    signing. Returns how many went. The audit chain keeps that they were signed and
+    discarded."""
+    records = list(
+        ProvenanceRecord.objects.select_for_update().filter(asset_reference__in=asset_references)
+    )
+    for record in records:
+        name = record.signed_file.name
+        audit_record(
+            actor=None,
+            action="provenance.discarded",
+            target=record,
+            payload={"asset": record.asset_reference, "reason": reason},
+        )
+        record.delete()
+        storage = record.signed_file.storage
+        transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
+    return len(records)

@@ -15,6 +15,7 @@ caller that zeroed it returns the drafts. The worker's side (claiming a render, 
 heartbeat, storing the drafts) is here too; ``renders.worker_render`` drives it.
 """
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -37,7 +38,9 @@ from django.utils import timezone
 from rightsdesk.accounts.models import User
 from rightsdesk.audit.services import audit_record
 from rightsdesk.consent.gate import evaluate
-from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery
+from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery, Obligation
+from rightsdesk.consent.models import ConsentKind
+from rightsdesk.consent.selectors import creation_consent_in_force
 from rightsdesk.core.errors import (
     IdempotencyConflict,
     InvalidTransition,
@@ -47,6 +50,8 @@ from rightsdesk.core.errors import (
 from rightsdesk.core.vocab import MEDIA, UnknownTerritory, expand_territory
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.services import licence_return_drafts, licence_take_drafts
+from rightsdesk.provenance.services import provenance_discard, provenance_sign
+from rightsdesk.provenance.types import Disclosure
 from rightsdesk.renders.errors import MultiLikenessUnsupported
 from rightsdesk.renders.models import (
     MAX_DRAFTS,
@@ -65,6 +70,7 @@ from rightsdesk.renders.selectors import (
     compose_prompt,
     latest_signed_off_likeness,
     render_request_decision_covers,
+    render_request_links,
     render_spec_sha256,
 )
 from rightsdesk.renders.states import (
@@ -445,8 +451,10 @@ def render_request_gate_query(
     *,
     approvals: frozenset[str],
     links: Sequence[RenderRequestLicence] | None = None,
+    drafts_held: int = 0,
 ) -> GateQuery:
-    """The gate's question for this request now (``links``: its licence rows, if known)."""
+    """The gate's question for this request now (``links``: its licence rows, if known;
+    ``drafts_held``: its drafts already taken from the allowance, once it was queued)."""
     if links is None:
         links = list(render_request.licence_links.select_related("licence", "likeness"))
     return GateQuery(
@@ -461,6 +469,7 @@ def render_request_gate_query(
         medium=render_request.medium or None,
         approvals_given=approvals,
         drafts=render_request.num_drafts,
+        drafts_held=drafts_held,
         subject_reference=f"render_request:{render_request.public_id}",
     )
 
@@ -702,6 +711,72 @@ class RenderedDraft:
     height: int
     seed: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    asset_public_id: UUID = field(default_factory=uuid4)
+    # Once signed (render_drafts_sign): the signed file the asset shows, and its hash.
+    signed_name: str = ""
+    signed_sha256: str = ""
+
+
+def _draft_disclosure(render_request: RenderRequest, link: RenderRequestLicence) -> Disclosure:
+    licence, talent = link.licence, link.talent
+    train = creation_consent_in_force(
+        talent=talent,
+        kind=ConsentKind.TRAIN,
+        base_model=link.likeness.base_model if link.likeness else "",
+    )
+    return Disclosure(
+        brand_name=licence.brand.name,
+        licence_public_id=licence.public_id,
+        # A draft: the talent approves outputs only once the manager selects them.
+        approved_exact_image=False,
+        stage_name=talent.stage_name if talent.stage_name_public else None,
+        consent_public_ids=(train.public_id,) if train is not None else (),
+        language=talent.preferred_language or "en",
+    )
+
+
+def render_drafts_sign(
+    *, render_request: RenderRequest, drafts: Sequence[RenderedDraft]
+) -> list[RenderedDraft]:
+    """Mark and sign every draft as it leaves the renderer (DESIGN.md, "Provenance"): the
+    visible label and other obligations of the stored allow decision, the invisible
+    watermark carrying the asset's opaque id, IPTC/XMP, and a C2PA manifest. Only the
+    signed file is kept; the raw pixels never reach the disk.
+
+    Signing comes before the asset rows are written (``render_request_store_drafts``), so
+    that no draft exists without its marks; a render that then loses its request to
+    another worker discards what it signed (``provenance_discard``)."""
+    links = render_request_links(render_request)
+    if len(links) != 1:
+        raise MultiLikenessUnsupported(talents=len(links))
+    disclosure = _draft_disclosure(render_request, links[0])
+    obligations = [
+        Obligation(code=item["code"], params=item.get("params") or {})
+        for item in (render_request.decision.obligations or [])
+    ]
+    signed: list[RenderedDraft] = []
+    try:
+        for draft in drafts:
+            record = provenance_sign(
+                asset_reference=f"asset:{draft.asset_public_id}",
+                image_png=draft.png,
+                disclosure=disclosure,
+                obligations=obligations,
+            )
+            signed.append(
+                dataclasses.replace(
+                    draft,
+                    signed_name=record.signed_file.name,
+                    signed_sha256=record.signed_sha256,
+                    width=record.width,
+                    height=record.height,
+                )
+            )
+    except BaseException:
+        # The render fails (drafts back); what was signed of it goes too.
+        _discard_drafts(signed, [], reason="signing_failed")
+        raise
+    return signed
 
 
 def render_request_store_drafts(
@@ -711,15 +786,21 @@ def render_request_store_drafts(
     asset rows. False (files removed) if the request stopped being this worker's meanwhile:
     a redelivered or cancelled render never leaves a second set of drafts."""
     token = secrets.token_hex(4)  # this attempt's files, so a loser deletes only its own
-    written = []
+    written, own = [], []
     try:
         for draft in drafts:
+            if draft.signed_name:
+                # The signed file belongs to its provenance record, which stays either way.
+                written.append((draft, draft.signed_sha256, draft.signed_name))
+                continue
             sha256 = hashlib.sha256(draft.png).hexdigest()
             name = f"{asset_folder(render_request.public_id)}/{draft.index:02d}-{token}.png"
-            written.append((draft, sha256, default_storage.save(name, ContentFile(draft.png))))
+            name = default_storage.save(name, ContentFile(draft.png))
+            written.append((draft, sha256, name))
+            own.append(name)
         assets = [
             Asset(
-                public_id=uuid4(),
+                public_id=draft.asset_public_id,
                 render_request=render_request,
                 index=draft.index,
                 status=AssetStatus.DRAFT,
@@ -745,14 +826,20 @@ def render_request_store_drafts(
                 payload={"assets": [asset.reference for asset in assets], "worker": worker_id},
             )
     except (InvalidTransition, IntegrityError):
-        for _, _, name in written:
-            default_storage.delete(name)
+        _discard_drafts(drafts, own, reason="render_lost")
         return False
     except BaseException:
-        for _, _, name in written:
-            default_storage.delete(name)
+        _discard_drafts(drafts, own, reason="render_error")
         raise
     return True
+
+
+def _discard_drafts(drafts: Sequence[RenderedDraft], own: list[str], *, reason: str) -> None:
+    for name in own:
+        default_storage.delete(name)
+    signed = [f"asset:{draft.asset_public_id}" for draft in drafts if draft.signed_name]
+    if signed:
+        provenance_discard(asset_references=signed, reason=reason)
 
 
 # --- the sweeper --------------------------------------------------------------------------

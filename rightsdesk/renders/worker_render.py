@@ -24,6 +24,7 @@ level: Celery's autodiscovery imports ``renders.tasks`` in the web process too.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -52,6 +53,7 @@ from rightsdesk.renders.services import (
     REASON_GATE_REQUIRED,
     REASON_REVOKED,
     RenderedDraft,
+    render_drafts_sign,
     render_request_claim,
     render_request_end,
     render_request_end_by_system,
@@ -66,10 +68,6 @@ logger = logging.getLogger(__name__)
 # Progress and heartbeat writes, at most this often: a 256 px step on the tiny pipeline
 # takes ~20 ms, and a write per step would cost more than the step on SQLite.
 HEARTBEAT_INTERVAL_S = 0.5
-# The in-task gate is asked with this request's drafts already taken from the allowance
-# (at submission), so its allowance check counts them twice; that one code is not a reason
-# to stop. Every other reason is.
-ALREADY_HELD = frozenset({"draft_allowance_exhausted"})
 FAILURE_RENDER_ERROR = "render_error"
 FAILURE_TIME_LIMIT = "time_limit"
 FAILURE_BASE_MODEL_MISMATCH = "base_model_mismatch"
@@ -273,6 +271,7 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
             drafts.append(_draft(index, result, worker_id))
     except RenderCancelled:
         return _stopped(render_request, worker_id, watch)
+    drafts = render_drafts_sign(render_request=render_request, drafts=drafts)
     if not render_request_store_drafts(
         render_request=render_request, worker_id=worker_id, drafts=drafts
     ):
@@ -285,6 +284,9 @@ def _draft(index: int, result: Any, worker_id: str) -> RenderedDraft:
         "timings": {name: round(value, 6) for name, value in result.timings.items()},
         "base_model_id": result.base_model_id,
         "adapter_sha256": result.adapter_sha256,
+        # The renderer's own output, before marks and signing: the same spec on the same
+        # machine gives the same hash (the signed file differs per asset by design).
+        "render_png_sha256": hashlib.sha256(result.png).hexdigest(),
         "steps": result.steps,
         "worker": worker_id,
     }
@@ -302,14 +304,18 @@ def _gate_again(render_request: RenderRequest, links, worker_id: str) -> str:
     """Ask the gate again with the approvals the allow decision was given with. Returns
     "" to go on, or what stopped the render."""
     approvals = frozenset((render_request.decision.query or {}).get("approvals_given") or [])
-    query = render_request_gate_query(render_request, approvals=approvals, links=links)
+    # Its drafts were taken from the allowance when it was queued: the gate must not count
+    # them again (it still stops the render if the allowance was cut below what is used).
+    query = render_request_gate_query(
+        render_request, approvals=approvals, links=links, drafts_held=render_request.num_drafts
+    )
     decision = evaluate(query)
     RenderRequest.objects.filter(pk=render_request.pk).update(
         render_decision_id=decision.decision_id
     )
-    blocking = [reason.code for reason in decision.reasons if reason.code not in ALREADY_HELD]
-    if decision.outcome == ALLOW or (decision.decision_id and not blocking):
+    if decision.outcome == ALLOW:
         return ""
+    blocking = [reason.code for reason in decision.reasons]
     codes = ",".join(dict.fromkeys(blocking)) or "gate_error"
     _end_if_ours(
         render_request,

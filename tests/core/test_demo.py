@@ -2,6 +2,7 @@
 logins work, the deal (agreement, consents, licences) is seeded through the real services,
 and the serving mode starts and stops its web server and worker cleanly."""
 
+import contextlib
 import io
 import json
 import os
@@ -50,8 +51,10 @@ def demo_media(settings, tmp_path):
 
 
 def run_demo() -> str:
+    """The story without the steps that wait on a worker (the full story is tested below,
+    as `make demo` runs it, in a subprocess with its own worker)."""
     out = io.StringIO()
-    call_command("demo", "--no-serve", stdout=out)
+    call_command("demo", "--no-serve", "--skip-generation", stdout=out)
     return out.getvalue()
 
 
@@ -346,7 +349,7 @@ def served_demo(tmp_path) -> Iterator[ServedDemo]:
     log = tmp_path / "demo.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(
-            [*manage, "demo", "--port", str(port)],
+            [*manage, "demo", "--port", str(port), "--skip-generation"],
             env=env,
             cwd=settings.BASE_DIR,
             stdout=log_file,
@@ -356,7 +359,13 @@ def served_demo(tmp_path) -> Iterator[ServedDemo]:
     seen: list[psutil.Process] = []
     try:
         _wait_for(lambda: _healthy(demo.base), demo=process, log=log, timeout=90)
-        _wait_for(lambda: "ready." in log.read_text(), demo=process, log=log, timeout=60)
+        worker_log = tmp_path / "var" / "logs" / "worker.log"
+        _wait_for(
+            lambda: worker_log.exists() and "ready." in worker_log.read_text(),
+            demo=process,
+            log=log,
+            timeout=60,
+        )
         seen = demo.children()
         yield demo
     finally:
@@ -404,3 +413,80 @@ def test_demo_stops_the_worker_and_fails_when_the_web_server_dies(served_demo):
     assert "the web server exited" in served_demo.log_tail()
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], [process.cmdline() for process in alive]
+
+
+# The whole story, as `make demo` tells it: its own var/ (SQLite, file broker, keys), its
+# own Celery worker started by the demo, training and rendering on that worker.
+
+
+def _story(manage: list[str], env: dict[str, str]) -> list[str]:
+    result = subprocess.run(
+        [*manage, "demo", "--no-serve"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return result.stdout.rstrip().splitlines()
+
+
+def _rows(database: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(600)
+def test_full_demo_captures_trains_signs_off_and_renders_then_replays(tmp_path):
+    from PIL import Image
+
+    var = tmp_path / "var"
+    env = _private_env(var)
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    subprocess.run(
+        [*manage, "migrate", "--noinput", "-v0"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    database = var / "rightsdesk.sqlite3"
+
+    first = _story(manage, env)
+
+    text = "\n".join(first)
+    assert "8 synthetic photos" in text
+    assert "trained in" in text and "status awaiting_signoff" in text
+    assert "signed likeness v1 off just now" in text
+    assert "the gate allowed" in text and "rendered on the worker" in text
+    image_path = Path(first[-1])
+    with Image.open(image_path) as image:
+        assert (image.format, image.size) == ("PNG", (256, 256))
+    # Captures are on disk only as ciphertext.
+    sealed = list((var / "media" / "captures").iterdir())
+    assert len(sealed) == 8
+    assert not any(path.read_bytes().startswith(b"\x89PNG") for path in sealed)
+    assert _rows(database, "SELECT status FROM talent_likenessversion") == [("signed_off",)]
+    signed_by = _rows(
+        database,
+        "SELECT u.email FROM talent_likenessversion l "
+        "JOIN accounts_user u ON u.id = l.signed_off_by_id",
+    )
+    assert signed_by == [("talent@demo.test",)]
+    assert _rows(database, "SELECT status, num_drafts FROM renders_renderrequest") == [
+        ("rendered", 2)
+    ]
+    events = _rows(database, "SELECT COUNT(*) FROM audit_auditevent")
+
+    second = _story(manage, env)
+
+    assert second[-1] == first[-1]
+    assert "a replay returns the same request" in "\n".join(second)
+    assert _rows(database, "SELECT COUNT(*) FROM audit_auditevent") == events
+    assert _rows(database, "SELECT COUNT(*) FROM renders_renderrequest") == [(1,)]
+    assert _rows(database, "SELECT COUNT(*) FROM talent_likenessversion") == [(1,)]

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from datetime import timedelta
+from uuid import UUID
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from PIL import Image
 
 from rightsdesk.audit.models import AuditEvent
 from rightsdesk.licensing.models import Licence
+from rightsdesk.provenance.models import ProvenanceRecord
 from rightsdesk.renders import worker_render
 from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.renders.services import (
@@ -66,10 +68,21 @@ def _drafts_used(world, side="x") -> int:
 
 
 def _files(render_request) -> list[str]:
+    """The files its drafts left: the signed files of their provenance records (and of any
+    record whose asset was never created) plus anything in the request's asset folder."""
+    references = {asset.reference for asset in render_request.assets.all()}
+    known = set(Asset.objects.values_list("public_id", flat=True))
+    names = [
+        record.signed_file.name.rsplit("/", 1)[1]
+        for record in ProvenanceRecord.objects.all()
+        if record.asset_reference in references
+        or UUID(record.asset_reference.partition(":")[2]) not in known
+    ]
+    names = [name for name in names if default_storage.exists(f"provenance/{name}")]
     try:
-        return default_storage.listdir(asset_folder(render_request.public_id))[1]
+        return names + default_storage.listdir(asset_folder(render_request.public_id))[1]
     except FileNotFoundError:
-        return []
+        return names
 
 
 def test_task_renders_each_draft_as_a_png_asset_of_the_requested_size(world):
@@ -94,6 +107,63 @@ def test_task_renders_each_draft_as_a_png_asset_of_the_requested_size(world):
     assert render_request.render_decision.outcome == "allow"
 
 
+def test_every_draft_is_watermarked_and_signed_and_reads_trusted(world):
+    from rightsdesk.provenance import watermark
+    from rightsdesk.provenance.verification import verify_image
+
+    # 256 px: at 64 px the watermark has too few blocks to carry its 64 bits.
+    render_request = _queued(world, num_drafts=2, width=256, height=256, steps=2)
+
+    assert render_request_run(render_request_id=render_request.pk) == "rendered"
+
+    for asset in render_request.assets.order_by("index"):
+        record = ProvenanceRecord.objects.get(asset_reference=asset.reference)
+        assert asset.image.name == record.signed_file.name
+        assert asset.image_sha256 == record.signed_sha256
+        with default_storage.open(asset.image.name, "rb") as handle:
+            signed = handle.read()
+        report = verify_image(signed)
+        assert report.state == "trusted"
+        assert report.card is not None and report.card.asset_id == asset.public_id
+        assert not report.card.approved_exact_image
+        decoded = watermark.decode(Image.open(io.BytesIO(signed)))
+        assert decoded.present
+        assert decoded.payload == watermark.to_unsigned(record.watermark_payload)
+        assert decoded.payload == watermark.payload_for(asset.public_id)
+
+
+def test_a_signing_failure_fails_the_render_and_keeps_nothing_signed(world, monkeypatch):
+    from rightsdesk.provenance.errors import SigningUnavailable
+    from rightsdesk.renders import services
+
+    real_sign, calls = services.provenance_sign, []
+
+    def sign_once_then_fail(**kwargs):
+        calls.append(kwargs["asset_reference"])
+        if len(calls) > 1:
+            raise SigningUnavailable()
+        return real_sign(**kwargs)
+
+    monkeypatch.setattr(services, "provenance_sign", sign_once_then_fail)
+    render_request = _queued(world, num_drafts=2)
+    audit_before = AuditEvent.objects.count()
+
+    assert render_request_run(render_request_id=render_request.pk) == "signing_unavailable"
+
+    render_request.refresh_from_db()
+    assert (render_request.status, render_request.failure_reason) == (
+        "failed",
+        "signing_unavailable",
+    )
+    assert not render_request.assets.exists()
+    assert not ProvenanceRecord.objects.exists() and _files(render_request) == []
+    assert _drafts_used(world) == 0
+    actions = list(
+        AuditEvent.objects.filter(sequence__gt=audit_before).values_list("action", flat=True)
+    )
+    assert "provenance.discarded" in actions
+
+
 def test_a_then_b_then_a_through_the_task_path_gives_a_its_first_pixels(world):
     first_a = _queued(world, num_drafts=1)
     render_request_run(render_request_id=first_a.pk)
@@ -103,9 +173,12 @@ def test_a_then_b_then_a_through_the_task_path_gives_a_its_first_pixels(world):
     render_request_run(render_request_id=second_a.pk)
 
     [a1], [b1], [a2] = (list(r.assets.all()) for r in (first_a, b, second_a))
-    assert a1.image_sha256 == a2.image_sha256
-    assert np.array_equal(_pixels(a1), _pixels(a2))
-    assert not np.array_equal(_pixels(a1), _pixels(b1))
+    raw = [asset.render_metadata["render_png_sha256"] for asset in (a1, b1, a2)]
+    assert raw[0] == raw[2] and raw[0] != raw[1]
+    # The signed files differ only by each asset's own watermark.
+    a_again = np.abs(_pixels(a1).astype(int) - _pixels(a2).astype(int)).mean()
+    a_vs_b = np.abs(_pixels(a1).astype(int) - _pixels(b1).astype(int)).mean()
+    assert a_again < a_vs_b
 
 
 def test_a_second_delivery_of_a_rendered_request_makes_no_second_set(world):
@@ -176,13 +249,20 @@ def test_withdrawal_before_the_render_cancels_it_with_the_gate_codes(world):
 
 
 def test_the_last_drafts_of_an_allowance_still_render(world):
-    # The in-task gate counts this request's drafts twice (they were taken at submission):
-    # that reason alone must not stop it.
+    # This request's drafts were taken at submission: the in-task gate is told it holds
+    # them (drafts_held), so they are not counted twice. (The allowance can never be cut
+    # below what is used: a constraint on the licence.)
     Licence.objects.filter(pk=world.gate.x.licence.pk).update(draft_allowance=2)
     render_request = _queued(world, num_drafts=2)
 
     assert render_request_run(render_request_id=render_request.pk) == "rendered"
     assert _drafts_used(world) == 2
+    assert (
+        render_request.__class__.objects.get(pk=render_request.pk).render_decision.query[
+            "drafts_held"
+        ]
+        == 2
+    )
 
 
 def test_cancel_during_the_render_stops_within_one_step_and_keeps_nothing(world, monkeypatch):

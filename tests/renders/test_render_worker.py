@@ -12,6 +12,7 @@ import re
 import signal
 import time
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from django.core.files.storage import default_storage
@@ -20,7 +21,8 @@ from PIL import Image
 from rightsdesk.audit.models import AuditEvent
 from rightsdesk.celery import app as celery_app
 from rightsdesk.licensing.models import Licence
-from rightsdesk.renders.models import RenderRequest
+from rightsdesk.provenance.models import ProvenanceRecord
+from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.renders.services import (
     asset_folder,
     render_request_cancel,
@@ -86,10 +88,21 @@ def _wait_log(worker: WorkerProcess, pattern: str, count: int = 1, timeout: floa
 
 
 def _files(render_request) -> list[str]:
+    """The files its drafts left: the signed files of their provenance records (and of any
+    record whose asset was never created) plus anything in the request's asset folder."""
+    references = {asset.reference for asset in render_request.assets.all()}
+    known = set(Asset.objects.values_list("public_id", flat=True))
+    names = [
+        record.signed_file.name.rsplit("/", 1)[1]
+        for record in ProvenanceRecord.objects.all()
+        if record.asset_reference in references
+        or UUID(record.asset_reference.partition(":")[2]) not in known
+    ]
+    names = [name for name in names if default_storage.exists(f"provenance/{name}")]
     try:
-        return default_storage.listdir(asset_folder(render_request.public_id))[1]
+        return names + default_storage.listdir(asset_folder(render_request.public_id))[1]
     except FileNotFoundError:
-        return []
+        return names
 
 
 def _drafts_used(world) -> int:

@@ -1,10 +1,15 @@
 """``manage.py demo``: seed the demo world, tell its story, then serve it.
 
-Serving starts two children, Django's development server and one Celery worker with beat
-on every queue, each in its own process group so that stopping one stops its pool too.
-Ctrl-C or SIGTERM stops both; if either dies, the other is stopped and the demo exits
-non-zero. ``--no-serve`` tells the story to its end and leaves nothing running.
+The story's generation steps (capture, training, rendering) wait on a Celery worker: the
+demo starts one child worker with beat on every queue when the story reaches them (or,
+with ``--worker-running``, relies on one already consuming the broker). Serving adds
+Django's development server beside it; each child leads its own process group so that
+stopping one stops its pool too. Ctrl-C or SIGTERM stops both; if either dies, the other
+is stopped and the demo exits non-zero. ``--no-serve`` tells the story to its end and
+leaves nothing running; ``--skip-generation`` leaves out the steps that need a worker.
 """
+
+from __future__ import annotations
 
 import contextlib
 import ctypes
@@ -17,13 +22,21 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from types import FrameType
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from rightsdesk.core.demo_story import DEMO_PASSWORD, STORY, USERS, DemoWorld, StepFailed
+from rightsdesk.core.demo_story import (
+    DEMO_PASSWORD,
+    STORY,
+    USERS,
+    DemoWorker,
+    DemoWorld,
+    StepFailed,
+)
 from rightsdesk.core.errors import ApplicationError
 
 READY_TIMEOUT_S = 60
@@ -44,19 +57,48 @@ class Command(BaseCommand):
             action="store_true",
             help="Tell the story to its end and exit without starting any server.",
         )
+        parser.add_argument(
+            "--skip-generation",
+            action="store_true",
+            help="Leave out the steps that need a worker (capture, training, rendering).",
+        )
+        parser.add_argument(
+            "--worker-running",
+            action="store_true",
+            help="A Celery worker already consumes this broker: start none for the story.",
+        )
         parser.add_argument("--host", default="127.0.0.1", help="Web server address.")
         parser.add_argument("--port", type=int, default=8000, help="Web server port.")
 
-    def handle(self, *args, no_serve: bool, host: str, port: int, **options) -> None:
-        self.tell_story(serving=not no_serve)
-        if no_serve:
-            self.stdout.write(self.style.SUCCESS("The story ran to its end."))
-            return
-        self.serve(host=host, port=port)
+    def handle(
+        self,
+        *args,
+        no_serve: bool,
+        skip_generation: bool,
+        worker_running: bool,
+        host: str,
+        port: int,
+        **options,
+    ) -> None:
+        if not no_serve:
+            _ensure_port_free(host, port)
+        children = Children()
+        worker = ExistingWorker() if worker_running else StoryWorker(children)
+        try:
+            world = self.tell_story(worker=worker, skip_generation=skip_generation)
+            if no_serve:
+                self.stdout.write(self.style.SUCCESS("The story ran to its end."))
+                # The last line names an image the story made.
+                if world.render_paths:
+                    self.stdout.write(world.render_paths[0])
+                return
+            self.serve(host=host, port=port, children=children)
+        finally:
+            children.stop_all()
 
-    def tell_story(self, *, serving: bool) -> None:
-        world = DemoWorld()
-        steps = [step for step in STORY if step.when_serving or not serving]
+    def tell_story(self, *, worker: DemoWorker, skip_generation: bool) -> DemoWorld:
+        world = DemoWorld(worker=worker)
+        steps = [step for step in STORY if not (skip_generation and step.needs_worker)]
         for number, step in enumerate(steps, start=1):
             try:
                 line = step.run(world)
@@ -64,9 +106,11 @@ class Command(BaseCommand):
                 raise CommandError(f"step {number} ({step.title}) failed: {exc}")
             self.stdout.write(f"{number}. {self.style.MIGRATE_HEADING(step.title)}")
             self.stdout.write(textwrap.indent(line, "   "))
+        if skip_generation:
+            self.stdout.write("(capture, training and rendering left out: --skip-generation)")
+        return world
 
-    def serve(self, *, host: str, port: int) -> None:
-        _ensure_port_free(host, port)
+    def serve(self, *, host: str, port: int, children: Children) -> None:
         connections.close_all()  # the children have their own; this one would sit idle
         stop_requested: list[int] = []
 
@@ -76,10 +120,10 @@ class Command(BaseCommand):
         previous = {
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
-        children = Children()
         try:
+            if StoryWorker.NAME not in children.processes:
+                children.start(StoryWorker.NAME, _worker_command(), log=worker_log())
             children.start("web server", _web_command(host, port))
-            children.start("Celery worker", _worker_command())
             url = f"http://{_client_host(host)}:{port}"
             if _wait_until_healthy(url, children, stop_requested):
                 self.print_banner(url)
@@ -106,6 +150,8 @@ class Command(BaseCommand):
             f"  Log in      {url}/login/",
             f"  API docs    {url}/api/docs/",
             f"  Admin       {url}/admin/  (staff@demo.test)",
+            f"  Worker log  {worker_log()}",
+            f"  E-mail      {settings.EMAIL_FILE_PATH}  (one file per message)",
             "",
             f"  Demo logins (password: {DEMO_PASSWORD})",
         ]
@@ -125,15 +171,23 @@ class Children:
     def __init__(self) -> None:
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, command: list[str]) -> None:
+    def start(self, name: str, command: list[str], *, log: Path | None = None) -> None:
+        output = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            output = log.open("ab")
         self.processes[name] = subprocess.Popen(
             command,
             cwd=settings.BASE_DIR,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
             # Its own session: Ctrl-C reaches only the demo, which then stops the children
             # in order, rather than every process at once.
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
+        if output is not None:
+            output.close()  # the child has its own copy
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, process in self.processes.items():
@@ -156,6 +210,56 @@ class Children:
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait()
             _wait_for_group(process.pid, until=time.monotonic() + 5)
+
+
+class StoryWorker:
+    """The demo's own worker, started when the story first needs one and kept for serving.
+
+    Ready means it answered a remote-control ping through the broker, so the tasks the
+    story sends from then on are picked up."""
+
+    NAME = "Celery worker"
+
+    def __init__(self, children: Children) -> None:
+        self.children = children
+
+    def ensure(self) -> None:
+        if self.NAME in self.children.processes:
+            self.check()
+            return
+        connections.close_all()  # not shared with the child (SQLite's file locks)
+        self.children.start(self.NAME, _worker_command(), log=worker_log())
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not _worker_answers():
+            self.check()
+            if time.monotonic() > deadline:
+                raise StepFailed(f"the Celery worker did not answer within {READY_TIMEOUT_S} s")
+
+    def check(self) -> None:
+        process = self.children.processes.get(self.NAME)
+        if process is not None and process.poll() is not None:
+            raise StepFailed(f"the Celery worker exited with status {process.returncode}")
+
+
+class ExistingWorker:
+    """A worker someone else runs on this broker (``--worker-running``)."""
+
+    def ensure(self) -> None:
+        if not _worker_answers(timeout=5.0):
+            raise StepFailed("--worker-running, but no Celery worker answers on this broker")
+
+    def check(self) -> None:
+        return None
+
+
+def worker_log() -> Path:
+    return Path(settings.VAR_DIR) / "logs" / "worker.log"
+
+
+def _worker_answers(timeout: float = 1.0) -> bool:
+    from rightsdesk.celery import app
+
+    return bool(app.control.ping(timeout=timeout))
 
 
 def _web_command(host: str, port: int) -> list[str]:
