@@ -27,6 +27,7 @@ the paired differences), their ratio, and where the path's time goes. The last l
 
 import argparse
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -185,18 +186,23 @@ class Path_:
         row = rows.values("started_at", "finished_at").get()
         timings = asset.render_metadata["timings"]
         render_s = sum(timings.values())
+        provenance_s = asset.render_metadata.get("provenance_s", 0.0)
         self.phases.append(timings)
         until_finished = (row["finished_at"] - wall).total_seconds()
+        in_task = (row["finished_at"] - row["started_at"]).total_seconds()
         self.parts.append(
             {
                 "submit": submitted - started,
                 "to_start": (row["started_at"] - wall).total_seconds() - (submitted - started),
                 "render": render_s,
-                "in_worker": (row["finished_at"] - row["started_at"]).total_seconds() - render_s,
+                "provenance": provenance_s,
+                "in_worker": in_task - render_s - provenance_s,
                 "hand_off": hand_off,
             }
         )
-        return until_finished + hand_off, png
+        assert png.startswith(b"\x89PNG")  # the signed file, handed off
+        # The renderer's own PNG (before marks and signing) is what the raw loop makes.
+        return until_finished + hand_off, asset.render_metadata["render_png_sha256"]
 
 
 class Raw:
@@ -234,7 +240,8 @@ class Raw:
             ).images[0]
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", compress_level=1)
-        return time.perf_counter() - started, buffer.getvalue()
+        elapsed = time.perf_counter() - started
+        return elapsed, hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
 def run(args: argparse.Namespace, tmp: Path) -> None:
@@ -282,14 +289,15 @@ def measure(args, path: Path_, raw: Raw) -> None:
     overhead = path_ms - raw_ms
     print(
         f"{args.renders} renders at {args.size}x{args.size}, {args.steps} steps, interleaved; "
-        f"{same}/{args.renders} gave byte-identical PNGs both ways"
+        f"{same}/{args.renders} gave byte-identical renderer PNGs both ways"
     )
     print(f"raw pipe() + PNG:  median {raw_ms:.1f} ms (min {min(raw_times) * 1000:.1f})")
     print(f"whole path:        median {path_ms:.1f} ms (min {min(path_times) * 1000:.1f})")
     print(f"overhead per render: {overhead:.1f} ms (median of paired differences {paired:.1f})")
     print("where the path's time goes (medians, ms):")
-    for part in ("submit", "to_start", "render", "in_worker", "hand_off"):
+    for part in ("submit", "to_start", "render", "provenance", "in_worker", "hand_off"):
         print(f"  {part:<10} {statistics.median(p[part] for p in path.parts) * 1000:8.1f}")
+    provenance_ms = statistics.median(p["provenance"] for p in path.parts) * 1000
     outside = statistics.median(
         sum(v for k, v in part.items() if k != "render") + phases_load
         for part, phases_load in zip(
@@ -301,12 +309,17 @@ def measure(args, path: Path_, raw: Raw) -> None:
     print(
         "  (submit: the service, gate included, and its commit; to_start: broker pickup and "
         "the claim; render: generation.render in the worker, adapter activation and PNG "
-        "included; in_worker: the rest of the task (checks, in-task gate, storing the "
-        "drafts); hand_off: reading the asset row and the PNG here)"
+        "included; provenance: label, watermark, C2PA signing and its record (issue 5's "
+        "cost, see bench/verify.py); in_worker: the rest of the task (checks, in-task "
+        "gate, storing the drafts); hand_off: reading the asset row and the signed PNG here)"
     )
     # The two renders run in different processes and differ by some ms either way; the sum
     # of the path's own parts (adapter activation included) does not depend on that.
     print(f"the path's own parts, summed per render: median {outside * 1000:.1f} ms")
+    print(
+        f"without provenance (marks and signing): overhead {overhead - provenance_ms:.1f} ms, "
+        f"ratio {(path_ms - provenance_ms) / raw_ms:.3f}"
+    )
     print(f"RESULT render_overhead_ms={overhead:.1f} render_overhead_ratio={path_ms / raw_ms:.3f}")
 
 

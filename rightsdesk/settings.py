@@ -171,7 +171,7 @@ X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "rightsdesk.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -268,6 +268,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "rightsdesk.consent.tasks.withdrawals_apply_due_task",
         "schedule": 60.0,
     },
+    # Selected images whose approval window passed in silence count as approved; drafts
+    # past their deadline expire and release their reserved fees.
+    "deem-approved-and-expire-drafts": {
+        "task": "rightsdesk.renders.tasks.assets_deem_and_expire_task",
+        "schedule": 60.0,
+    },
 }
 
 # Business limits.
@@ -302,6 +308,9 @@ RIGHTSDESK_MAX_CAPTURE_PIXELS = env_int("RIGHTSDESK_MAX_CAPTURE_PIXELS", 64_000_
 # at most RIGHTSDESK_RENDER_MAX_REQUEUES times, then failed.
 RIGHTSDESK_RENDER_STALE_SECONDS = env_int("RIGHTSDESK_RENDER_STALE_SECONDS", 300)
 RIGHTSDESK_RENDER_MAX_REQUEUES = env_int("RIGHTSDESK_RENDER_MAX_REQUEUES", 2)
+# How long an approved request's drafts hold their usage-fee reservations: a draft not
+# released by then expires and its reservation is voided.
+RIGHTSDESK_DRAFT_LIFETIME_DAYS = env_int("RIGHTSDESK_DRAFT_LIFETIME_DAYS", 30)
 # Likeness training (the training queue). Its worker needs a CELERY_VISIBILITY above the
 # hard limit, or Redis would hand a job still training to a second worker. A LoRA step at
 # 128 px takes ~90 ms on a CPU with the tiny pipeline (PITFALLS.md).

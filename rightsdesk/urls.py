@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("rightsdesk.consent.urls")),
     path("", include("rightsdesk.core.urls")),
     path("", include("rightsdesk.provenance.urls")),
+    path("", include("rightsdesk.ledger.urls")),
 ]
 
 urlpatterns = [

@@ -42,11 +42,15 @@ from rightsdesk.consent.selectors import creation_consent_in_force
 from rightsdesk.consent.services import creation_consent_give
 from rightsdesk.core import demo_twin
 from rightsdesk.core.vocab import MEDIA, TerritorySpec
+from rightsdesk.ledger.selectors import ledger_budget_available
+from rightsdesk.ledger.services import ledger_budget_top_up
+from rightsdesk.ledger.types import owner_ref
 from rightsdesk.licensing.memo import deal_memo_render, money_format
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.services import licence_accept, licence_propose
 from rightsdesk.licensing.terms import LicenceTerms, UsageTerms
-from rightsdesk.renders.models import RenderRequest
+from rightsdesk.renders.models import Asset, RenderRequest
+from rightsdesk.renders.services import render_request_submit
 from rightsdesk.talent.models import CaptureSession, LikenessVersion, Representation, Talent
 from rightsdesk.talent.selectors import POWER_FIELDS, current_q, representation_list_visible_to
 from rightsdesk.talent.services import (
@@ -117,6 +121,8 @@ class DemoWorld:
     likeness: LikenessVersion | None = None
     render_request: RenderRequest | None = None
     render_paths: list[str] = field(default_factory=list)
+    asset: Asset | None = None
+    released_path: str = ""
 
     @property
     def staff(self) -> User:
@@ -703,6 +709,59 @@ def _story_so_far(decision: Decision) -> list[str]:
     return []
 
 
+BUDGET_TOP_UP_MINOR = 10_000_000  # EUR 100,000: the buy-out and every draft's fee
+NEVER_BRIEF = "Lingerie campaign: the model in lace underwear on a hotel bed"
+NEVER_KEY = "demo-never-category-1"
+
+
+@transaction.atomic
+def step_fund_budget(world: DemoWorld) -> str:
+    """Staff credit the brand's budget: buy-outs are paid from it when a licence is
+    accepted, and every draft reserves its usage fee from it before any GPU time."""
+    brand = world.organisations[BRAND]
+    owner = owner_ref("brand", brand.public_id)
+    ledger_budget_top_up(
+        brand=owner,
+        currency="EUR",
+        amount_minor=BUDGET_TOP_UP_MINOR,
+        idempotency_key=f"demo:{brand.public_id}:top-up-1",
+        actor=world.staff,
+        note="Demo budget",
+    )
+    available = ledger_budget_available(brand=owner, currency="EUR")
+    return (
+        f"{world.staff.full_name} credited {brand.name}'s budget with "
+        f"{money_format(BUDGET_TOP_UP_MINOR, 'EUR')} (once: the top-up has an idempotency "
+        f"key); available now {money_format(available, 'EUR')}"
+    )
+
+
+def step_never_category(world: DemoWorld) -> str:
+    """A brief in a category the agreement says "never" is refused by the gate, and the
+    refusal is still a recorded request (201 through the API)."""
+    render_request = render_request_submit(
+        requester=world.manager,
+        licences=[world.licences[LICENCE_A.campaign]],
+        brief=NEVER_BRIEF,
+        width=256,
+        height=256,
+        steps=8,
+        num_drafts=1,
+        idempotency_key=NEVER_KEY,
+        territory=LICENCE_A.territory,
+        medium=LICENCE_A.medium,
+    )
+    if render_request.status != "denied":
+        raise StepFailed(f"the gate let a 'never' brief through: {render_request.status}")
+    return "\n".join(
+        [
+            f"{world.manager.full_name} asks for “{NEVER_BRIEF}”",
+            f"{render_request.status}: {', '.join(render_request.denial_reasons)}; nothing was "
+            "taken from the allowance or the budget",
+        ]
+    )
+
+
 def step_verify_audit_chain(world: DemoWorld) -> str:
     """Every step above was audited; the hash chain must still be one intact line."""
     out = io.StringIO()
@@ -719,6 +778,7 @@ STORY: list[Step] = [
     Step("The agency's representation", step_show_representation),
     Step("Brand legal drafts the agreement", step_draft_agreement),
     Step("Both parties sign the agreement", step_sign_agreement),
+    Step("Staff fund the brand's budget", step_fund_budget),
     Step("The talent consents to capture and to training", step_give_creation_consents),
     Step("A studio captures the talent", demo_twin.step_capture, needs_worker=True),
     Step("The worker trains the likeness", demo_twin.step_train, needs_worker=True),
@@ -727,10 +787,20 @@ STORY: list[Step] = [
     Step(f"Licence B: {LICENCE_B.campaign}", lambda world: step_licence(world, LICENCE_B)),
     Step("Gate dry run for licence A", lambda world: step_gate_dry_run(world, LICENCE_A)),
     Step("Gate dry run for licence B", lambda world: step_gate_dry_run(world, LICENCE_B)),
+    Step("A brief in a 'never' category is denied", step_never_category),
     Step(
         "The campaign manager renders under licence A",
         lambda world: demo_twin.step_render(world, LICENCE_A),
         needs_worker=True,
     ),
+    Step(
+        "A draft is selected and the talent approves it",
+        demo_twin.step_select_and_approve,
+        needs_worker=True,
+    ),
+    Step("The image is released", demo_twin.step_release, needs_worker=True),
+    Step("Fees in the ledger: the talent's statement", demo_twin.step_statement, needs_worker=True),
+    Step("Anyone verifies the released image", demo_twin.step_verify, needs_worker=True),
+    Step("Legal's evidence pack, verified offline", demo_twin.step_evidence, needs_worker=True),
     Step("Verify the audit chain", step_verify_audit_chain),
 ]

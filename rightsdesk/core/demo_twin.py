@@ -15,15 +15,31 @@ by its idempotency key, and starts nothing new.
 import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from rightsdesk.audit.evidence import evidence_pack_write
+from rightsdesk.audit.evidence_check import evidence_check
+from rightsdesk.audit.evidence_selectors import evidence_subject_of
 from rightsdesk.core.demo_photos import STUDIO_SHOTS, studio_capture
+from rightsdesk.ledger.checks import ledger_reconcile
+from rightsdesk.ledger.selectors import ledger_statement
+from rightsdesk.ledger.types import owner_ref
+from rightsdesk.licensing.memo import money_format
+from rightsdesk.provenance.verification import verify_image
 from rightsdesk.renders.models import RenderRequest
+from rightsdesk.renders.outputs import (
+    asset_release,
+    asset_report_publication,
+    assets_approve,
+    assets_select,
+)
 from rightsdesk.renders.services import render_request_submit
-from rightsdesk.renders.states import RequestStatus
+from rightsdesk.renders.states import AssetStatus, RequestStatus
 from rightsdesk.talent.capture import (
     capture_image_upload,
     capture_notice_waive,
@@ -239,5 +255,109 @@ def step_render(world, licence_spec) -> str:
             )
             + ", ".join(f"{asset.reference} ({asset.status})" for asset in assets),
             *world.render_paths,
+        ]
+    )
+
+
+# --- issue 7: from drafts to a released, paid, verified image ------------------------------
+
+
+def step_select_and_approve(world) -> str:
+    """The manager selects the first draft; the talent approves it from the same batch."""
+    asset = world.render_request.assets.order_by("index").first()
+    if asset.status == AssetStatus.DRAFT:
+        assets_select(assets=[asset], actor=world.manager)
+    asset.refresh_from_db()
+    if asset.status == AssetStatus.AWAITING_OUTPUT_APPROVAL:
+        assets_approve(assets=[asset], actor=world.talent.user, note="Approved for the shop")
+    asset.refresh_from_db()
+    world.asset = asset
+    return "\n".join(
+        [
+            f"{world.manager.full_name} selected {asset.reference}; the talent was asked to "
+            f"approve it by {asset.approval_due_at:%Y-%m-%d %H:%M} UTC (silence would count "
+            "as approval after that)",
+            f"{world.talent.user.full_name} approved this exact image: {asset.status}",
+        ]
+    )
+
+
+def step_release(world) -> str:
+    """Release asks the gate again, counts the use, posts the reserved fee; the manager
+    reports the first publication."""
+    asset = world.asset
+    if asset.status in (AssetStatus.APPROVED, AssetStatus.DEEMED_APPROVED):
+        asset = asset_release(asset=asset, actor=world.manager)
+    if asset.first_published_at is None:
+        asset = asset_report_publication(
+            asset=asset, actor=world.manager, published_at=asset.released_at
+        )
+    world.asset = asset
+    world.released_path = default_storage.path(asset.image.name)
+    return "\n".join(
+        [
+            f"released {asset.reference} at {asset.released_at:%Y-%m-%d %H:%M:%S} UTC; first "
+            f"published {asset.first_published_at:%Y-%m-%d}",
+            f"the signed image is downloadable at /api/v1/assets/{asset.public_id}/download/",
+        ]
+    )
+
+
+def step_statement(world) -> str:
+    """The fees are in the ledger; the talent's statement shows gross, commission, net."""
+    owner = owner_ref("talent", world.talent.public_id)
+    period = world.asset.released_at.strftime("%Y-%m")
+    document = ledger_statement(owner=owner, period=period).statement.document()
+    lines = [f"statement of {world.talent} for {period} (ledger owner {owner}):"]
+    for account in document["accounts"]:
+        for row in account["rows"]:
+            lines.append(
+                f"  {row['kind']:<8} {row['reference'][:44]:<44} gross "
+                f"{money_format(row['gross_minor'], account['currency'])}, commission "
+                f"{money_format(row['commission_minor'], account['currency'])}, net "
+                f"{money_format(row['net_minor'], account['currency'])}"
+            )
+        lines.append(
+            f"  balance {money_format(account['closing_balance_minor'], account['currency'])}"
+        )
+    reconcile = ledger_reconcile()
+    problems = [problem for outcome in reconcile for problem in outcome.problems]
+    lines.append(
+        f"reconciliation: {len(reconcile)} checks, "
+        + ("clean" if not problems else f"{len(problems)} problems: {problems[:3]}")
+    )
+    return "\n".join(lines)
+
+
+def step_verify(world) -> str:
+    """Anyone can upload the image and see what it is, without learning who the model is
+    unless she opted in."""
+    from rightsdesk.core.demo_story import StepFailed
+
+    with default_storage.open(world.asset.image.name, "rb") as handle:
+        report = verify_image(handle.read())
+    if report.state != "trusted":
+        raise StepFailed(f"the released image verified {report.state}: {report.codes}")
+    return "\n".join([f"verification: {report.state}", *report.card.lines()])
+
+
+def step_evidence(world) -> str:
+    """Legal's evidence pack for the released image, written under var/evidence/ and
+    checked offline the way a court's expert would."""
+    from rightsdesk.core.demo_story import StepFailed
+
+    folder = Path(settings.VAR_DIR) / "evidence"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"asset-{world.asset.public_id}.zip"
+    with path.open("wb") as out:
+        pack = evidence_pack_write(subject=evidence_subject_of(world.asset), viewer=None, out=out)
+    report = evidence_check(path)
+    if not report.intact:
+        raise StepFailed(f"the evidence pack did not verify: {report.problems}")
+    return "\n".join(
+        [
+            f"{path} ({pack.files} files; audit events {pack.first_sequence}-"
+            f"{pack.last_sequence}, {pack.relevant_events} about this image in full)",
+            f"verified offline: intact, signed by key {report.key_fingerprint[:16]}…",
         ]
     )

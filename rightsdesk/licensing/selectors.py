@@ -13,6 +13,7 @@ External commitments (which name the counterparty) are for the talent's side and
 only, and so is the full account of an exclusivity conflict (``licence_conflicts_for``).
 """
 
+from datetime import datetime
 from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -22,12 +23,14 @@ from django.utils import timezone
 from rightsdesk.accounts.models import Role, User
 from rightsdesk.accounts.selectors import user_agency_id, user_is_staff
 from rightsdesk.core.errors import NotFound
+from rightsdesk.ledger.types import FeeSpec
 from rightsdesk.licensing.exclusivity import (  # noqa: F401
     Conflict,
     exclusivity_conflicts,
     licence_conflicts,
 )
 from rightsdesk.licensing.models import ExternalCommitment, Licence
+from rightsdesk.talent.fees import representation_fee_spec
 from rightsdesk.talent.models import Representation, Talent
 from rightsdesk.talent.selectors import current_q, talent_list_visible_to
 
@@ -117,3 +120,21 @@ def external_commitment_get_visible_to(*, user: User, public_id: UUID | str) -> 
         return external_commitment_list_visible_to(user=user).get(public_id=public_id)
     except (ExternalCommitment.DoesNotExist, DjangoValidationError, ValueError):
         raise NotFound("No such external commitment.")
+
+
+def licence_fee_spec(
+    *, licence: Licence, kind: str, fee_minor: int, at: datetime | None = None
+) -> FeeSpec:
+    """Who is paid what out of a fee earned under ``licence`` (DESIGN.md, "Ledger"): the
+    commission is that of the agreement's agency's representation current at ``at``, the
+    client fee the licence's agreement version's; the ledger cuts the lines."""
+    return representation_fee_spec(
+        talent=licence.talent,
+        brand=licence.brand,
+        agency=licence.agreement.agency,
+        client_agency_fee_bps=licence.agreement_version.client_agency_fee_bps,
+        currency=licence.currency,
+        kind=kind,
+        fee_minor=fee_minor,
+        at=at or licence.accepted_at,
+    )

@@ -38,7 +38,13 @@ from rightsdesk.agreements.taxonomy import (
 from rightsdesk.audit.services import audit_record
 from rightsdesk.core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from rightsdesk.core.notifications import REMINDER_DAYS, notify, reminder_due
-from rightsdesk.core.vocab import InvalidTerritorySpec, TerritorySpec, UnknownTerritory
+from rightsdesk.core.vocab import (
+    InvalidTerritorySpec,
+    TerritorySpec,
+    UnknownTerritory,
+    expand_territory,
+)
+from rightsdesk.ledger.services import ledger_post_fee
 from rightsdesk.licensing.errors import (
     AgreementInactive,
     DealMemoMismatch,
@@ -53,6 +59,7 @@ from rightsdesk.licensing.exclusivity import (
 )
 from rightsdesk.licensing.memo import DealMemo, deal_memo_language, deal_memo_render
 from rightsdesk.licensing.models import ExternalCommitment, Licence, LicenceOffer, UsageRow
+from rightsdesk.licensing.selectors import licence_fee_spec
 from rightsdesk.licensing.terms import (
     LicenceTerms,
     UsageTerms,
@@ -499,6 +506,20 @@ def _refuse_conflicts(conflicts: list[Conflict]) -> None:
     raise ExclusivityConflict(conflicts_message(conflicts), conflicts=redacted)
 
 
+def _buyout_post(*, licence: Licence, actor: User) -> None:
+    """Book the buy-out in the acceptance's transaction: accepting is what earns it, and
+    the key derived from the licence makes it once only."""
+    if not licence.buyout_minor:
+        return
+    ledger_post_fee(
+        fee=licence_fee_spec(licence=licence, kind="buyout", fee_minor=licence.buyout_minor),
+        reference=f"licence:{licence.public_id}",
+        idempotency_key=f"licence:{licence.public_id}:buyout",
+        description=f"Buy-out: {licence.campaign}"[:200],
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def licence_accept(
     *,
@@ -556,6 +577,7 @@ def licence_accept(
     if updated != 1:  # unreachable under the row lock; a guard should the lock go
         raise InvalidTransition(**{"from": licence.status, "to": Licence.Status.ACCEPTED})
     licence.refresh_from_db()
+    _buyout_post(licence=licence, actor=actor)
     _notify_all(
         users=brand_legal_users(brand_id=licence.brand_id),
         kind="licence.accepted",
@@ -646,6 +668,32 @@ def licence_return_drafts(*, licence: Licence, count: int) -> None:
     if type(count) is not int or count < 1:
         raise ValueError("count must be a whole number >= 1")
     Licence.objects.filter(pk=licence.pk).update(drafts_used=Greatest(F("drafts_used") - count, 0))
+
+
+def licence_use_quantity(*, licence: Licence, medium: str, territory: str) -> UsageRow | None:
+    """Count one released asset against the first usage row of ``licence`` for ``medium``
+    that covers ``territory`` and has room, in the caller's transaction; None when none
+    has. A conditional UPDATE per row: concurrent releases never exceed a quantity."""
+    wanted = set(expand_territory(territory)) if territory else set()
+    for row in UsageRow.objects.filter(licence=licence, medium=medium).order_by("pk"):
+        if not wanted <= set(row.territory_codes):
+            continue
+        if UsageRow.objects.filter(pk=row.pk, quantity_used__lt=F("quantity")).update(
+            quantity_used=F("quantity_used") + 1
+        ):
+            row.refresh_from_db(fields=["quantity_used"])
+            return row
+    return None
+
+
+def licence_record_first_publication(*, licence: Licence, at: datetime) -> Licence:
+    """The licence's usage durations run from its first publication: the earliest one
+    reported is kept."""
+    Licence.objects.filter(pk=licence.pk).filter(
+        Q(first_published_at__isnull=True) | Q(first_published_at__gt=at)
+    ).update(first_published_at=at)
+    licence.refresh_from_db(fields=["first_published_at"])
+    return licence
 
 
 # --- external commitments -----------------------------------------------------------------

@@ -27,7 +27,8 @@ class CorruptImage(ApplicationError):
 
 class SigningUnavailable(ApplicationError):
     # No credential can sign: production without RIGHTSDESK_C2PA_CERT_CHAIN and
-    # RIGHTSDESK_C2PA_PRIVATE_KEY, or the configured files do not hold a usable ES256 signer.
+    # RIGHTSDESK_C2PA_PRIVATE_KEY, or the configured files do not hold a usable ES256 signer;
+    # or RIGHTSDESK_TSA_URL gave no usable timestamp (transient: the caller may retry).
     code = "signing_unavailable"
     status = 503
     default_message = "No signing credential is configured on this instance."

@@ -10,10 +10,19 @@ re-verification of what it just signed.
 The reading Context is built once per set of anchors and shared. A credential made in
 another process is picked up when a file that carries our disclosure reads as merely
 "Valid": verification then reloads the anchors once (``reading_context(reload=True)``).
+
+With RIGHTSDESK_TSA_URL set, the library POSTs an RFC 3161 request to it during
+``Builder.sign`` and embeds the token in the signature (its time becomes the signature's
+``time``). The token keeps an asset trusted after its signer expires only if the TSA's
+certificate chains to a trust anchor (measured with c2pa 0.38.1: an expired signer with an
+untrusted timestamp reads Invalid, ``signingCredential.expired``). c2pa has one trust list
+for both, so the TSA's root goes into RIGHTSDESK_C2PA_TRUST_ANCHORS;
+``timestamp_trusted`` lets signing warn, once per signer, when it is missing.
 """
 
 import hashlib
 import io
+import json
 import threading
 from typing import Any
 from uuid import UUID
@@ -35,6 +44,7 @@ _lock = threading.Lock()
 _reading: dict[str, Any] = {"key": None, "context": None}
 _signing: dict[str, Any] = {"context": None}
 _signers: dict[tuple[str, str], c2pa.Signer] = {}
+_timestamps_checked: set[tuple[str, str]] = set()
 
 
 def manifest_definition(
@@ -196,6 +206,25 @@ def forget_reading_context() -> None:
     with _lock:
         _reading["context"] = None
         _reading["key"] = None
+        _timestamps_checked.clear()
+
+
+def timestamp_check_due(*, certificate_sha256: str, tsa_url: str) -> bool:
+    """True the first time it is asked for this signer and TSA (since the anchors loaded)."""
+    key = (certificate_sha256, tsa_url)
+    with _lock:
+        if key in _timestamps_checked:
+            return False
+        _timestamps_checked.add(key)
+        return True
+
+
+def timestamp_trusted(*, data: bytes, mime_type: str) -> bool:
+    """Whether the signature of ``data`` carries a timestamp that verification trusts."""
+    with c2pa.Reader(mime_type, io.BytesIO(data), context=reading_context()) as reader:
+        store = json.loads(reader.json())
+    active = (store.get("validation_results") or {}).get("activeManifest") or {}
+    return any(entry.get("code") == "timeStamp.trusted" for entry in active.get("success", []))
 
 
 def _anchor_bundle() -> str:

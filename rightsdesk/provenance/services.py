@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import c2pa
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -202,12 +203,51 @@ def provenance_sign_bytes(
     definition: dict[str, Any],
     credential: SigningCredential,
 ) -> bytes:
-    return manifests.sign(
-        definition=definition,
-        data=data,
-        mime_type=mime_type,
-        signer=manifests.signer_for(credential),
-        thumbnail=thumbnail,
+    """``data`` signed; with RIGHTSDESK_TSA_URL set, timestamped by that authority, and
+    SigningUnavailable (503, worth a retry) when it does not answer usably."""
+    tsa_url = settings.RIGHTSDESK_TSA_URL
+    signer = manifests.signer_for(credential)
+    try:
+        signed = manifests.sign(
+            definition=definition,
+            data=data,
+            mime_type=mime_type,
+            signer=signer,
+            thumbnail=thumbnail,
+        )
+    except c2pa.C2paError as exc:
+        if not tsa_url:
+            raise
+        # The library asks the TSA inside Builder.sign (waiting up to 30 s) and fails the
+        # whole signature when it gets no usable token.
+        logger.warning("signing failed with the timestamp authority %s: %s", tsa_url, exc)
+        raise SigningUnavailable(
+            "The timestamp authority (RIGHTSDESK_TSA_URL) gave no usable answer, so nothing "
+            "was signed. Try again later."
+        ) from exc
+    if tsa_url and manifests.timestamp_check_due(
+        certificate_sha256=credential.certificate_sha256, tsa_url=tsa_url
+    ):
+        _warn_if_timestamp_untrusted(signed=signed, mime_type=mime_type, credential=credential)
+    return signed
+
+
+def _warn_if_timestamp_untrusted(
+    *, signed: bytes, mime_type: str, credential: SigningCredential
+) -> None:
+    try:
+        if manifests.timestamp_trusted(data=signed, mime_type=mime_type):
+            return
+    except c2pa.C2paError as exc:  # a diagnosis only: it never stops a signing
+        logger.warning("could not read back the timestamp just signed: %s", exc)
+        return
+    logger.warning(
+        "Verification does not trust the timestamps of RIGHTSDESK_TSA_URL (%s): add the "
+        "TSA's root certificate to RIGHTSDESK_C2PA_TRUST_ANCHORS, or every asset signed by "
+        "%s turns invalid when its certificate expires on %s.",
+        settings.RIGHTSDESK_TSA_URL,
+        credential.subject_common_name,
+        credential.not_after.date().isoformat(),
     )
 
 
@@ -366,3 +406,15 @@ def provenance_discard(*, asset_references: list[str], reason: str) -> int:
         storage = record.signed_file.storage
         transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
     return len(records)
+
+
+def provenance_record_approval(*, asset_reference: str) -> bool:
+    """The talent approved this exact image after it was signed: the card says so from
+    now on (the signed manifest keeps what was true when it was signed, a draft's
+    ``approved: false``). False when no record exists."""
+    updated = ProvenanceRecord.objects.filter(
+        asset_reference=asset_reference, approved_exact_image=False
+    ).update(approved_exact_image=True)
+    return (
+        bool(updated) or ProvenanceRecord.objects.filter(asset_reference=asset_reference).exists()
+    )

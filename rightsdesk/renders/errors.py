@@ -16,3 +16,11 @@ class GateRequired(ApplicationError):
     code = "gate_required"
     status = 409
     default_message = "No stored allow decision of the gate covers this render."
+
+
+class QuantityExhausted(ApplicationError):
+    # Checked again inside the release's transaction with a conditional UPDATE: the gate
+    # saw room, but a concurrent release may have taken the last one.
+    code = "quantity_exhausted"
+    status = 409
+    default_message = "The licence's usage row for this medium and territory is used up."

@@ -96,6 +96,11 @@ class RenderRequest(TimeStampedModel):
     requeue_count = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its drafts' usage-fee reservations lapse: a draft not released by then expires.
+    drafts_expire_at = models.DateTimeField(null=True, blank=True)
+    # The asset ids of its drafts, chosen when it is approved (renders.fees): the
+    # reservations, watermarks and postings name them before the assets exist.
+    draft_ids = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -196,6 +201,13 @@ class Asset(TimeStampedModel):
     released_at = models.DateTimeField(null=True, blank=True)
     first_published_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Output approval: asked for when selected; silence until approval_due_at (the
+    # agreement's window) counts as approval (deemed_approved).
+    approval_due_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -14,14 +14,16 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from rightsdesk.accounts.models import Organization, Role, User
 from rightsdesk.consent.gate_types import ALLOW, RENDER
 from rightsdesk.core.errors import NotFound
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.selectors import licence_list_visible_to
-from rightsdesk.renders.models import RenderRequest, RenderRequestLicence
-from rightsdesk.talent.models import LikenessVersion, Talent
+from rightsdesk.renders.models import Asset, RenderRequest, RenderRequestLicence
+from rightsdesk.talent.models import LikenessVersion, Representation, Talent
+from rightsdesk.talent.selectors import POWER_FIELDS, current_q, talent_principal_users
 
 # The prompt is composed by the system, never taken from the user: the trigger token is
 # what the likeness adapter was trained on (generation.train.caption).
@@ -174,3 +176,55 @@ def render_request_get_visible_to(*, user: User, public_id: UUID | str) -> Rende
         return render_request_list_visible_to(user=user).get(public_id=public_id)
     except (RenderRequest.DoesNotExist, DjangoValidationError, ValueError):
         raise NotFound("No such render request.")
+
+
+def asset_list_visible_to(*, user: User) -> QuerySet[Asset]:
+    """The assets of the render requests ``user`` may see (the same parties)."""
+    requests = render_request_list_visible_to(user=user)
+    return Asset.objects.filter(render_request__in=requests.values("pk")).select_related(
+        "render_request"
+    )
+
+
+def asset_get_visible_to(*, user: User, public_id: UUID | str) -> Asset:
+    try:
+        return asset_list_visible_to(user=user).get(public_id=public_id)
+    except (Asset.DoesNotExist, DjangoValidationError, ValueError):
+        raise NotFound("No such asset.")
+
+
+def assets_get_visible_to(*, user: User, public_ids: Sequence[UUID | str]) -> list[Asset]:
+    """All of them, in a stable order, or ``not_found`` (never which one was foreign)."""
+    ids = list(dict.fromkeys(str(value) for value in public_ids))
+    try:
+        found = list(asset_list_visible_to(user=user).filter(public_id__in=ids).order_by("pk"))
+    except (DjangoValidationError, ValueError):
+        raise NotFound("No such asset.")
+    if len(found) != len(ids):
+        raise NotFound("No such asset.")
+    return found
+
+
+def asset_link(asset: Asset) -> RenderRequestLicence:
+    """The licence row an asset was rendered under (one talent per request for now)."""
+    return (
+        RenderRequestLicence.objects.select_related(
+            "licence", "licence__agreement_version", "talent", "likeness"
+        )
+        .filter(render_request_id=asset.render_request_id)
+        .order_by("pk")
+        .first()
+    )
+
+
+def talent_deciders(*, talent: Talent, power: str) -> list[User]:
+    """Who decides for ``talent`` on what needs ``power`` ("negotiate" for briefs,
+    "approve_outputs" for images): the principal, and the agents of every agency whose
+    current representation holds that power."""
+    users = {user.pk: user for user in talent_principal_users(talent=talent)}
+    agencies = Representation.objects.filter(
+        current_q(timezone.now()), talent=talent, **{POWER_FIELDS[power]: True}
+    ).values("agency_id")
+    agents = User.objects.filter(role=Role.AGENT, is_active=True, organization_id__in=agencies)
+    users.update({agent.pk: agent for agent in agents.order_by("pk")})
+    return list(users.values())

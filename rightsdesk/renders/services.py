@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,12 +48,15 @@ from rightsdesk.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from rightsdesk.core.notifications import notify
 from rightsdesk.core.vocab import MEDIA, UnknownTerritory, expand_territory
+from rightsdesk.ledger.errors import BudgetInsufficient
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.services import licence_return_drafts, licence_take_drafts
 from rightsdesk.provenance.services import provenance_discard, provenance_sign
 from rightsdesk.provenance.types import Disclosure
 from rightsdesk.renders.errors import MultiLikenessUnsupported
+from rightsdesk.renders.fees import drafts_reserve, drafts_void
 from rightsdesk.renders.models import (
     MAX_DRAFTS,
     MAX_GUIDANCE,
@@ -72,6 +76,7 @@ from rightsdesk.renders.selectors import (
     render_request_decision_covers,
     render_request_links,
     render_spec_sha256,
+    talent_deciders,
 )
 from rightsdesk.renders.states import (
     REQUEST_TERMINAL,
@@ -80,6 +85,7 @@ from rightsdesk.renders.states import (
     RequestStatus,
     check_transition,
 )
+from rightsdesk.talent.selectors import agent_has_power, talent_principal_users
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +166,30 @@ def render_request_transition(
         target=render_request,
         payload={"from": seen, "to": to, "reason": reason, **(payload or {})},
     )
+    if to in REQUESTER_TOLD and (actor is None or actor.pk != render_request.requester_id):
+        _tell_requester(render_request, to, reason)
     return render_request
+
+
+# The changes the requester hears about when someone else (or the system) makes them.
+REQUESTER_TOLD = {
+    RequestStatus.RENDERED: "Your drafts are ready",
+    RequestStatus.FAILED: "Your render failed",
+    RequestStatus.CANCELLED: "Your render request was cancelled",
+    RequestStatus.REJECTED: "The talent's side rejected your brief",
+}
+
+
+def _tell_requester(render_request: RenderRequest, to: str, reason: str) -> None:
+    why = f" ({reason})" if reason else ""
+    notify(
+        user=render_request.requester,
+        kind=f"render_request_{to}",
+        subject=REQUESTER_TOLD[to],
+        body=f"Render request {render_request.public_id} is now {to}{why}.",
+        target_reference=f"render_request:{render_request.public_id}",
+        dedupe_key=f"render_request:{render_request.public_id}:{to}:{render_request.requeue_count}",
+    )
 
 
 @transaction.atomic
@@ -425,7 +454,26 @@ def _create_and_decide(
     )
     if render_request.status == RequestStatus.QUEUED:
         transaction.on_commit(partial(_send_render_task, render_request.pk))
+    if render_request.status == RequestStatus.AWAITING_BRIEF_APPROVAL:
+        _ask_brief_approval(render_request, link)
     return render_request
+
+
+def _ask_brief_approval(render_request: RenderRequest, link: RenderRequestLicence) -> None:
+    """The pending brief goes to the principal and the agents who may negotiate uses."""
+    for user in talent_deciders(talent=link.talent, power="negotiate"):
+        notify(
+            user=user,
+            kind="brief_approval_requested",
+            subject=f"{render_request.organization.name} asks to approve a brief",
+            body=(
+                f"{render_request.organization.name} asks to render your digital twin for "
+                f"{link.licence.campaign}: “{render_request.brief[:300]}”. Approve or reject "
+                "the brief; nothing is rendered until you do."
+            ),
+            target_reference=f"render_request:{render_request.public_id}",
+            dedupe_key=f"brief-approval:{render_request.public_id}",
+        )
 
 
 def _submission_path(
@@ -438,8 +486,9 @@ def _submission_path(
         return [RequestStatus.SUBMITTED, RequestStatus.DENIED]
     if decision.outcome != ALLOW:
         return [RequestStatus.SUBMITTED, RequestStatus.AWAITING_BRIEF_APPROVAL]
-    if not _take_drafts(render_request, links):
-        render_request.denial_reasons = [REASON_ALLOWANCE]
+    refusal = _take_drafts_and_reserve(render_request, links, actor=render_request.requester)
+    if refusal:
+        render_request.denial_reasons = [refusal]
         return [RequestStatus.SUBMITTED, RequestStatus.DENIED]
     if decision.decision_id:
         render_request.spec_sha256 = render_spec_sha256(render_request, links=links)
@@ -515,6 +564,24 @@ def _take_drafts(
     return True
 
 
+def _take_drafts_and_reserve(
+    render_request: RenderRequest, links: Sequence[RenderRequestLicence], *, actor: User | None
+) -> str:
+    """Take the drafts from the allowance and reserve their usage fees, both or neither.
+    Returns "" or the refusal's code (``draft_allowance_exhausted``, ``budget_insufficient``)."""
+    try:
+        with transaction.atomic():
+            if not _take_drafts(render_request, links):
+                return REASON_ALLOWANCE
+            drafts_reserve(render_request=render_request, licence=links[0].licence, actor=actor)
+    except BudgetInsufficient as error:
+        for link in links:
+            link.drafts_taken = 0  # rolled back with the savepoint
+        render_request.draft_ids, render_request.drafts_expire_at = [], None
+        return error.code
+    return ""
+
+
 def render_request_give_back_drafts(*, render_request: RenderRequest) -> int:
     """Return the drafts a request took; a second call returns nothing (exactly once)."""
     returned = 0
@@ -537,17 +604,26 @@ def render_request_approve_and_queue(
 ) -> RenderRequest:
     """A request whose brief was approved (and whose new allow decision is attached with
     ``render_request_attach_decision``) takes its drafts and is queued; with none left it
-    is cancelled (``draft_allowance_exhausted``)."""
-    if not _take_drafts(render_request, links):
-        render_request.denial_reasons = [REASON_ALLOWANCE]
-        RenderRequest.objects.filter(pk=render_request.pk).update(denial_reasons=[REASON_ALLOWANCE])
+    is cancelled (``draft_allowance_exhausted``), and so it is when the brand's budget
+    cannot hold their usage fees (``budget_insufficient``)."""
+    if links is None:
+        links = list(render_request.licence_links.select_related("licence"))
+    refusal = _take_drafts_and_reserve(render_request, links, actor=actor)
+    if refusal:
+        render_request.denial_reasons = [refusal]
+        RenderRequest.objects.filter(pk=render_request.pk).update(denial_reasons=[refusal])
         return render_request_end(
-            render_request=render_request,
-            to=RequestStatus.CANCELLED,
-            actor=actor,
-            reason=REASON_ALLOWANCE,
+            render_request=render_request, to=RequestStatus.CANCELLED, actor=actor, reason=refusal
         )
-    render_request_transition(render_request=render_request, to=RequestStatus.APPROVED, actor=actor)
+    render_request_transition(
+        render_request=render_request,
+        to=RequestStatus.APPROVED,
+        actor=actor,
+        fields={
+            "draft_ids": render_request.draft_ids,
+            "drafts_expire_at": render_request.drafts_expire_at,
+        },
+    )
     return render_request_enqueue(render_request=render_request, actor=actor)
 
 
@@ -582,6 +658,7 @@ def render_request_end(
     if to not in (RequestStatus.CANCELLED, RequestStatus.FAILED):
         raise ValueError("a request ends as cancelled or failed here")
     render_request_give_back_drafts(render_request=render_request)
+    drafts_void(render_request=render_request, reason=reason or to, actor=actor)
     render_request_transition(
         render_request=render_request, to=to, actor=actor, reason=reason, payload=payload
     )
@@ -757,6 +834,7 @@ def render_drafts_sign(
     signed: list[RenderedDraft] = []
     try:
         for draft in drafts:
+            started = time.perf_counter()
             record = provenance_sign(
                 asset_reference=f"asset:{draft.asset_public_id}",
                 image_png=draft.png,
@@ -770,6 +848,11 @@ def render_drafts_sign(
                     signed_sha256=record.signed_sha256,
                     width=record.width,
                     height=record.height,
+                    # Marks and signature, apart from the renderer's own timings.
+                    metadata={
+                        **draft.metadata,
+                        "provenance_s": round(time.perf_counter() - started, 6),
+                    },
                 )
             )
     except BaseException:
@@ -810,6 +893,7 @@ def render_request_store_drafts(
                 height=draft.height,
                 seed=draft.seed,
                 render_metadata=draft.metadata,
+                expires_at=render_request.drafts_expire_at,
             )
             for draft, sha256, name in written
         ]
@@ -837,9 +921,13 @@ def render_request_store_drafts(
 def _discard_drafts(drafts: Sequence[RenderedDraft], own: list[str], *, reason: str) -> None:
     for name in own:
         default_storage.delete(name)
-    signed = [f"asset:{draft.asset_public_id}" for draft in drafts if draft.signed_name]
+    # Draft ids are the request's own (renders.fees): a redelivered render signs the same
+    # asset ids as the attempt it replaced, and gets that attempt's records back. Only
+    # records of assets that do not exist are this attempt's to discard.
+    signed = {draft.asset_public_id for draft in drafts if draft.signed_name}
+    signed -= set(Asset.objects.filter(public_id__in=signed).values_list("public_id", flat=True))
     if signed:
-        provenance_discard(asset_references=signed, reason=reason)
+        provenance_discard(asset_references=[f"asset:{i}" for i in sorted(signed)], reason=reason)
 
 
 # --- the sweeper --------------------------------------------------------------------------
@@ -919,3 +1007,96 @@ def _requeue(render_request: RenderRequest) -> None:
     public_id = render_request.public_id
     transaction.on_commit(partial(discard_unreferenced_files, public_id))
     transaction.on_commit(partial(_send_render_task, render_request.pk))
+
+
+# --- brief approval ---------------------------------------------------------------------------
+
+
+def may_approve_briefs(*, user: User, talent) -> bool:
+    """The principal, or an agent whose representation may negotiate uses."""
+    if any(p.pk == user.pk for p in talent_principal_users(talent=talent)):
+        return True
+    return agent_has_power(user=user, talent=talent, power="negotiate")
+
+
+def _awaiting_brief(render_request: RenderRequest, actor: User) -> tuple[RenderRequest, list]:
+    locked = RenderRequest.objects.select_for_update().get(pk=render_request.pk)
+    links = list(locked.licence_links.select_related("licence", "talent", "likeness"))
+    if not all(may_approve_briefs(user=actor, talent=link.talent) for link in links):
+        raise PermissionDenied(
+            "Only the talent, a guardian, the estate or an agent who may negotiate uses may "
+            "decide on a brief."
+        )
+    if locked.status != RequestStatus.AWAITING_BRIEF_APPROVAL:
+        raise InvalidTransition(
+            f"The request is {locked.status}, not awaiting brief approval.",
+            **{"from": locked.status, "to": RequestStatus.APPROVED},
+        )
+    return locked, links
+
+
+def _approvals_asked(render_request: RenderRequest) -> frozenset[str]:
+    reasons = render_request.decision.reasons if render_request.decision else []
+    return frozenset(r["approval"] for r in reasons if r.get("approval"))
+
+
+@transaction.atomic
+def render_request_approve_brief(*, render_request: RenderRequest, actor: User) -> RenderRequest:
+    """The talent's side approves the brief (every approval the gate asked for); the gate
+    is asked again with them and, on allow, the drafts are taken, their fees reserved and
+    the request queued. Anything else the gate now says cancels it with its codes."""
+    locked, links = _awaiting_brief(render_request, actor)
+    approvals = _approvals_asked(locked)
+    decision = evaluate(render_request_gate_query(locked, approvals=approvals, links=links))
+    render_request_attach_decision(locked, decision)
+    audit_record(
+        actor=actor,
+        action="render_request.brief_approved",
+        target=locked,
+        payload={"approvals": sorted(approvals), "decision": decision.decision_id},
+    )
+    if decision.outcome != ALLOW:
+        codes = decision.codes()
+        RenderRequest.objects.filter(pk=locked.pk).update(denial_reasons=codes)
+        return render_request_end(
+            render_request=locked,
+            to=RequestStatus.CANCELLED,
+            actor=actor,
+            reason=",".join(codes)[:64] or "gate_denied",
+        )
+    queued = render_request_approve_and_queue(render_request=locked, actor=actor, links=links)
+    if queued.status == RequestStatus.QUEUED:
+        notify(
+            user=queued.requester,
+            kind="brief_approved",
+            subject="Your brief was approved",
+            body=f"{actor.full_name} approved the brief “{queued.brief[:120]}”; it is queued.",
+            target_reference=f"render_request:{queued.public_id}",
+        )
+    return queued
+
+
+@transaction.atomic
+def render_request_reject_brief(
+    *, render_request: RenderRequest, actor: User, reason: str
+) -> RenderRequest:
+    """The talent's side turns the brief down, saying why; nothing was taken yet."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(fields={"reason": ["Say why the brief is rejected."]})
+    locked, _ = _awaiting_brief(render_request, actor)
+    render_request_transition(
+        render_request=locked,
+        to=RequestStatus.REJECTED,
+        actor=actor,
+        reason="brief_rejected",
+        payload={"note": reason[:500]},
+    )
+    notify(
+        user=locked.requester,
+        kind="brief_rejected",
+        subject="The talent's side rejected a brief",
+        body=f"{actor.full_name} rejected the brief “{locked.brief[:120]}”: {reason[:500]}",
+        target_reference=f"render_request:{locked.public_id}",
+    )
+    return locked

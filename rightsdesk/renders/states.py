@@ -63,15 +63,17 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 # A draft that has not been approved may still be rejected, expire or be withdrawn. An
-# approved asset not yet released has no way out in DESIGN.md's table; a withdrawal
-# blocks its release instead.
+# approved asset not yet released may still expire (its reservation lapsed) or be
+# withdrawn (DESIGN.md's table has no way out for it; without one a withdrawal could only
+# block its release and it would wait forever, holding its reservation).
 _ASSET_ABORT = frozenset({A.REJECTED, A.EXPIRED, A.WITHDRAWN})
+_UNRELEASED_END = frozenset({A.EXPIRED, A.WITHDRAWN})
 ASSET_TRANSITIONS: dict[str, frozenset[str]] = {
     A.DRAFT: frozenset({A.SELECTED}) | _ASSET_ABORT,
     A.SELECTED: frozenset({A.AWAITING_OUTPUT_APPROVAL}) | _ASSET_ABORT,
     A.AWAITING_OUTPUT_APPROVAL: frozenset({A.APPROVED, A.DEEMED_APPROVED}) | _ASSET_ABORT,
-    A.APPROVED: frozenset({A.RELEASED}),
-    A.DEEMED_APPROVED: frozenset({A.RELEASED}),
+    A.APPROVED: frozenset({A.RELEASED}) | _UNRELEASED_END,
+    A.DEEMED_APPROVED: frozenset({A.RELEASED}) | _UNRELEASED_END,
     **{status: frozenset() for status in ASSET_TERMINAL},
 }
 

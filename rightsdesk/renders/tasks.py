@@ -36,6 +36,14 @@ def sweep_stale_renders_task() -> int:
     return len(render_request_sweep_stale(stale_after=stale_after))
 
 
+@shared_task(ignore_result=True)
+def assets_deem_and_expire_task() -> dict[str, int]:
+    """Deemed approvals and expired drafts (celery beat); idempotent."""
+    from rightsdesk.renders.outputs import assets_deem_approved, assets_expire
+
+    return {"deemed_approved": assets_deem_approved(), "expired": assets_expire()}
+
+
 @shared_task(
     bind=True,
     acks_late=True,

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import UUID, uuid4
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -268,7 +269,7 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
                 on_step=lambda step, total, i=index: watch.on_step(step, total, i, steps),
                 should_cancel=watch.should_cancel,
             )
-            drafts.append(_draft(index, result, worker_id))
+            drafts.append(_draft(render_request, index, result, worker_id))
     except RenderCancelled:
         return _stopped(render_request, worker_id, watch)
     drafts = render_drafts_sign(render_request=render_request, drafts=drafts)
@@ -279,7 +280,7 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
     return RequestStatus.RENDERED
 
 
-def _draft(index: int, result: Any, worker_id: str) -> RenderedDraft:
+def _draft(render_request: RenderRequest, index: int, result: Any, worker_id: str) -> RenderedDraft:
     metadata = {
         "timings": {name: round(value, 6) for name, value in result.timings.items()},
         "base_model_id": result.base_model_id,
@@ -290,7 +291,11 @@ def _draft(index: int, result: Any, worker_id: str) -> RenderedDraft:
         "steps": result.steps,
         "worker": worker_id,
     }
+    ids = render_request.draft_ids
     return RenderedDraft(
+        # The id its usage fee was reserved under (renders.fees); a request made before
+        # ids were chosen at approval gets a fresh one.
+        asset_public_id=UUID(ids[index]) if index < len(ids) else uuid4(),
         index=index,
         png=result.png,
         width=result.width,

@@ -51,6 +51,7 @@ from rightsdesk.talent.errors import (
     DuplicateImage,
     NoCaptureConsent,
 )
+from rightsdesk.talent.fees import capture_fee_post, session_reference
 from rightsdesk.talent.imagecheck import CheckedImage, check_image, read_limited
 from rightsdesk.talent.models import CaptureImage, CaptureSession, Talent, TalentDataKey
 from rightsdesk.talent.selectors import agent_represents, ensure_principal, talent_principal_users
@@ -64,10 +65,6 @@ SCHEDULE_SKEW = timedelta(minutes=5)
 def capture_context(image_public_id: uuid.UUID) -> str:
     """The associated data that binds a capture blob to its image row."""
     return f"capture:{image_public_id}"
-
-
-def session_reference(session: CaptureSession) -> str:
-    return f"capture_session:{session.public_id}"
 
 
 def capture_notice_ends_at(session: CaptureSession) -> datetime:
@@ -107,10 +104,22 @@ def capture_session_schedule(
     photographer_training_licence: str,
     scheduled_at: datetime,
     actor: User,
+    agreement=None,
+    capture_fee_minor: int = 0,
+    training_fee_minor: int = 0,
+    fee_currency: str = "EUR",
 ) -> CaptureSession:
-    """Schedule a capture and send the 48-hour notice to the talent's principals."""
+    """Schedule a capture and send the 48-hour notice to the talent's principals. A brand
+    commissioning it names the active agreement it is made under and the capture and
+    training fees it pays (``talent.fees``)."""
     now = timezone.now()
     _ensure_may_arrange(user=actor, talent=talent, at=now)
+    _check_fees(
+        talent=talent,
+        agreement=agreement,
+        fees=(capture_fee_minor, training_fee_minor),
+        currency=fee_currency,
+    )
     fields = _required(
         studio_name=studio_name,
         photographer_name=photographer_name,
@@ -128,6 +137,10 @@ def capture_session_schedule(
         scheduled_at=scheduled_at,
         notice_sent_at=now,
         created_by=actor,
+        agreement=agreement,
+        capture_fee_minor=capture_fee_minor,
+        training_fee_minor=training_fee_minor,
+        fee_currency=fee_currency,
         **fields,
     )
     _notify_principals(session=session, principals=principals)
@@ -149,6 +162,19 @@ def capture_session_schedule(
         },
     )
     return session
+
+
+def _check_fees(*, talent: Talent, agreement, fees: tuple[int, int], currency: str) -> None:
+    if any(type(fee) is not int or fee < 0 for fee in fees):
+        raise ValidationFailed(fields={"fees": ["Whole amounts in minor units, 0 or more."]})
+    if agreement is None:
+        if any(fees):
+            raise ValidationFailed(fields={"agreement": ["Fees are paid under an agreement."]})
+        return
+    if agreement.talent_id != talent.pk or agreement.status != "active":
+        raise ValidationFailed(fields={"agreement": ["An active agreement of this talent."]})
+    if not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        raise ValidationFailed(fields={"fee_currency": ["An ISO 4217 code such as EUR."]})
 
 
 def _notify_principals(*, session: CaptureSession, principals: list[User]) -> None:
@@ -216,6 +242,8 @@ def capture_session_close(*, session: CaptureSession, actor: User) -> CaptureSes
     session.status = CaptureSession.Status.CLOSED
     session.closed_at = now
     session.save(update_fields=["status", "closed_at", "updated_at"])
+    # The capture is done: the brand that commissioned it pays the capture fee now.
+    capture_fee_post(session=session, actor=actor)
     audit_record(
         actor=actor,
         action="capture_session.closed",

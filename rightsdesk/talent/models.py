@@ -357,12 +357,29 @@ class CaptureSession(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # A capture a brand commissions names the agreement it is made under, and pays the
+    # talent a capture fee when the session closes and a training fee when a likeness is
+    # trained from it (talent.fees). PROTECT: the ledger's postings name the session.
+    agreement = models.ForeignKey(
+        "agreements.Agreement",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="capture_sessions",
+    )
+    capture_fee_minor = models.PositiveBigIntegerField(default=0)
+    training_fee_minor = models.PositiveBigIntegerField(default=0)
+    fee_currency = models.CharField(max_length=3, default="EUR")
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=Q(notice_waived_at__isnull=True) | Q(notice_waived_by__isnull=False),
                 name="capture_session_waiver_has_principal",
+            ),
+            models.CheckConstraint(
+                condition=Q(agreement__isnull=False) | Q(capture_fee_minor=0, training_fee_minor=0),
+                name="capture_session_fees_need_agreement",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["scheduled", "open", "closed"]),

@@ -62,6 +62,12 @@ from rightsdesk.core.worker import adapter_context  # torch-free; worker_pipelin
 from rightsdesk.talent.capture import capture_context, may_arrange_capture, session_reference
 from rightsdesk.talent.datakeys import encrypt_for_talent, talent_blob_opener
 from rightsdesk.talent.errors import CaptureSessionEmpty, DataKeyDestroyed
+from rightsdesk.talent.fees import (
+    likeness_reference,
+    training_fee_post,
+    training_fee_reserve,
+    training_fee_void,
+)
 from rightsdesk.talent.models import (
     CaptureImage,
     CaptureSession,
@@ -186,10 +192,6 @@ def _open_sample(*, likeness: LikenessVersion, sample: LikenessSample) -> bytes:
 
 def sample_context(sample_public_id: uuid.UUID) -> str:
     return f"likeness-sample:{sample_public_id}"
-
-
-def likeness_reference(likeness: LikenessVersion) -> str:
-    return f"likeness:{likeness.public_id}"
 
 
 # Starting a training run
@@ -335,6 +337,8 @@ def _likeness_create(
             )
     except IntegrityError:
         raise ValidationFailed(fields={"trigger_token": ["This trigger token is taken."]})
+    # Before any GPU time: a budget that cannot pay the training fee refuses the start.
+    training_fee_reserve(likeness=likeness, session=session, actor=actor)
     audit_record(
         actor=actor,
         action="likeness.training_requested",
@@ -651,6 +655,7 @@ def _likeness_store(
         )
         for public_id, name, sample_key, sample in rows
     )
+    training_fee_post(likeness=locked)
     _notify_principals_of_samples(likeness=locked)
     audit_record(
         actor=None,
@@ -699,6 +704,7 @@ def _discard(*, likeness: LikenessVersion, stage: str) -> str:
         likeness_training_fail(likeness_id=likeness.pk, reasons=[FAILURE_DATA_KEY_DESTROYED])
     status = _current_status(likeness)
     with transaction.atomic():
+        training_fee_void(likeness=likeness, reason=f"training_discarded:{stage}")
         audit_record(
             actor=None,
             action="likeness.training_discarded",
@@ -717,10 +723,12 @@ def likeness_training_fail(
         status=Status.FAILED, failure_reasons=list(reasons), updated_at=timezone.now()
     )
     if updated:
+        likeness = LikenessVersion.objects.get(pk=likeness_id)
+        training_fee_void(likeness=likeness, reason="training_failed")
         audit_record(
             actor=None,
             action="likeness.training_failed",
-            target=LikenessVersion.objects.get(pk=likeness_id),
+            target=likeness,
             payload={"reasons": list(reasons), "gate_decision": gate_decision},
         )
     return bool(updated)

@@ -20,6 +20,8 @@ from rightsdesk.agreements.models import Agreement, AgreementVersion, Category, 
 from rightsdesk.agreements.taxonomy import category_ensure_defaults
 from rightsdesk.consent.gate_types import RENDER, GateQuery
 from rightsdesk.consent.models import ConsentNotice, CreationConsent, Withdrawal
+from rightsdesk.ledger.services import ledger_budget_top_up
+from rightsdesk.ledger.types import owner_ref
 from rightsdesk.licensing.models import Licence, UsageRow
 from rightsdesk.talent.models import LikenessVersion, Talent
 from rightsdesk.talent.services import talent_names_index
@@ -215,6 +217,10 @@ def _side(*, now, talent: Talent, brand: Organization, legal: User, categories) 
     )
 
 
+# Enough for every draft the tests ask for (100 drafts at the usage fee and its charges).
+BRAND_BUDGET_MINOR = 100 * 25_000 * 2
+
+
 def build_gate_world() -> GateWorld:
     now = timezone.now()
     category_ensure_defaults()
@@ -230,13 +236,22 @@ def build_gate_world() -> GateWorld:
     )
     talent_names_index(talent=nova)
     side = {"now": now, "brand": brand, "legal": legal, "categories": categories}
+    staff = UserFactory(role="staff", is_staff=True, is_superuser=True)
+    # Every approved draft reserves its usage fee from the brand's budget (renders.fees).
+    ledger_budget_top_up(
+        brand=owner_ref("brand", brand.public_id),
+        currency="EUR",
+        amount_minor=BRAND_BUDGET_MINOR,
+        idempotency_key=f"gate-world:{brand.public_id}:top-up",
+        actor=staff,
+    )
     return GateWorld(
         now=now,
         brand=brand,
         other_brand=other_brand,
         legal=legal,
         manager=UserFactory(role="campaign_manager", organization=brand),
-        staff=UserFactory(role="staff", is_staff=True, is_superuser=True),
+        staff=staff,
         x=_side(talent=x, **side),
         y=_side(talent=y, **side),
         summer=summer,

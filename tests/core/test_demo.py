@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from rightsdesk.audit.models import AuditChainHead, AuditEvent
 from rightsdesk.consent.models import CreationConsent, GateDecision
 from rightsdesk.licensing.memo import deal_memo_render
 from rightsdesk.licensing.models import Licence, LicenceOffer
+from rightsdesk.renders.models import RenderRequest
 from rightsdesk.talent.models import Representation, Talent
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -205,7 +207,12 @@ def test_demo_gate_dry_runs_store_no_decision():
 
     assert "Gate dry run for licence A" in output
     assert "dry run: nothing stored" in output
-    assert GateDecision.objects.count() == 0
+    # The one stored decision is the denied 'never' brief's, a real submission.
+    [stored] = GateDecision.objects.all()
+    [denied] = RenderRequest.objects.all()
+    assert stored.subject_reference == f"render_request:{denied.public_id}"
+    assert (denied.status, stored.outcome) == ("denied", "deny")
+    assert "category_never" in denied.denial_reasons
 
 
 def test_demo_story_does_not_import_torch():
@@ -464,9 +471,19 @@ def test_full_demo_captures_trains_signs_off_and_renders_then_replays(tmp_path):
     assert "trained in" in text and "status awaiting_signoff" in text
     assert "signed likeness v1 off just now" in text
     assert "the gate allowed" in text and "rendered on the worker" in text
+    assert "denied: category_never" in text
+    assert "The model approved this exact image." in text
+    assert "verification: trusted" in text
+    assert "verified offline: intact" in text
+    assert re.search(r"reconciliation: \d+ checks, clean", text)
+    assert "usage    asset:" in text and "net EUR 120.00" in text
     image_path = Path(first[-1])
     with Image.open(image_path) as image:
         assert (image.format, image.size) == ("PNG", (256, 256))
+    assert _rows(database, "SELECT status FROM renders_asset ORDER BY id") == [
+        ("released",),
+        ("draft",),
+    ]
     # Captures are on disk only as ciphertext.
     sealed = list((var / "media" / "captures").iterdir())
     assert len(sealed) == 8
@@ -478,9 +495,8 @@ def test_full_demo_captures_trains_signs_off_and_renders_then_replays(tmp_path):
         "JOIN accounts_user u ON u.id = l.signed_off_by_id",
     )
     assert signed_by == [("talent@demo.test",)]
-    assert _rows(database, "SELECT status, num_drafts FROM renders_renderrequest") == [
-        ("rendered", 2)
-    ]
+    requests = "SELECT status, num_drafts FROM renders_renderrequest ORDER BY id"
+    assert _rows(database, requests) == [("denied", 1), ("rendered", 2)]
     events = _rows(database, "SELECT COUNT(*) FROM audit_auditevent")
 
     second = _story(manage, env)
@@ -488,5 +504,5 @@ def test_full_demo_captures_trains_signs_off_and_renders_then_replays(tmp_path):
     assert second[-1] == first[-1]
     assert "a replay returns the same request" in "\n".join(second)
     assert _rows(database, "SELECT COUNT(*) FROM audit_auditevent") == events
-    assert _rows(database, "SELECT COUNT(*) FROM renders_renderrequest") == [(1,)]
+    assert _rows(database, "SELECT COUNT(*) FROM renders_renderrequest") == [(2,)]
     assert _rows(database, "SELECT COUNT(*) FROM talent_likenessversion") == [(1,)]

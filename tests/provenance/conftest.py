@@ -16,6 +16,7 @@ from rightsdesk.provenance.services import provenance_sign
 from rightsdesk.provenance.synthetic import photo_like
 from rightsdesk.provenance.types import Disclosure
 from tests.consent.conftest import Deal, deal, world  # noqa: F401  (fixtures)
+from tests.provenance.tsa import TimestampAuthority
 
 EXTERNAL_STATES = {
     "A.jpg": "no_credentials",
@@ -63,6 +64,13 @@ def provenance_isolation(settings, tmp_path):
     cache.clear()
     yield
     manifests.forget_reading_context()
+
+
+@pytest.fixture
+def timestamp_authority():
+    """A running RFC 3161 timestamp authority on 127.0.0.1 (tests/provenance/tsa.py)."""
+    with TimestampAuthority() as authority:
+        yield authority
 
 
 @pytest.fixture(scope="session")

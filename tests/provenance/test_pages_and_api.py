@@ -234,3 +234,121 @@ def test_the_command_exits_2_on_bad_input(sign, tmp_path):
     assert results[0]["state"] == "trusted"
     assert results[1]["error"]["code"] == "unsupported_format"
     assert results[2]["error"]["code"] == "file_unreadable"
+
+
+# Gaps the audit of issue 5 found untested
+
+
+def test_one_clients_limit_does_not_throttle_another(api_client, settings, photo_png):
+    settings.RIGHTSDESK_VERIFY_RATE = "1/minute"
+
+    def post(address: str):
+        return api_client.post(
+            API, {"file": _upload(photo_png)}, format="multipart", REMOTE_ADDR=address
+        )
+
+    first, again, other = post("198.51.100.1"), post("198.51.100.1"), post("198.51.100.2")
+
+    assert (first.status_code, again.status_code, other.status_code) == (200, 429, 200)
+    assert again.json()["code"] == "throttled"
+    assert 0 < int(again["Retry-After"]) <= 60
+
+
+def test_the_page_and_the_api_share_one_budget_per_client(api_client, settings, photo_png):
+    settings.RIGHTSDESK_VERIFY_RATE = "2/minute"
+
+    page = Client().post("/verify/", {"file": _upload(photo_png)})
+    api = api_client.post(API, {"file": _upload(photo_png)}, format="multipart")
+    page_again = Client().post("/verify/", {"file": _upload(photo_png)})
+
+    assert (page.status_code, api.status_code, page_again.status_code) == (200, 200, 429)
+
+
+def test_no_malformed_file_gets_a_server_error_from_the_api_or_the_page(api_client, photo_png):
+    from tests.provenance.test_verification import _malformed_corpus
+
+    for name, (data, code) in _malformed_corpus(photo_png).items():
+        api = api_client.post(API, {"file": _upload(data)}, format="multipart")
+        page = Client().post("/verify/", {"file": _upload(data)})
+
+        assert (api.status_code, api.json()["code"]) == (400, code), name
+        assert page.status_code == 400, name
+        assert 'role="alert"' in page.content.decode(), name
+
+
+def test_the_default_limits_are_25_mib_and_50_megapixels(settings):
+    from rightsdesk.provenance import verification
+    from rightsdesk.talent.errors import ImageTooLarge
+    from tests.provenance.test_verification import _png_claiming
+
+    assert settings.RIGHTSDESK_VERIFY_MAX_BYTES == 25 * 1024 * 1024
+    assert settings.RIGHTSDESK_VERIFY_MAX_PIXELS == 50_000_000
+    at_limit = b"\x89PNG\r\n\x1a\n" + b"\x00" * (25 * 1024 * 1024 - 8)
+    assert verification.sniff(at_limit) == ("image/png", "PNG")
+    with pytest.raises(ImageTooLarge):
+        verification.sniff(at_limit + b"\x00")
+    # Read from the header alone: 10,000 x 5,000 is allowed, one more column is not.
+    assert verification.check_header(_png_claiming(10_000, 5_000), "PNG") == (10_000, 5_000)
+    with pytest.raises(ImageTooLarge) as caught:
+        verification.check_header(_png_claiming(10_001, 5_000), "PNG")
+    assert caught.value.extra["max_pixels"] == 50_000_000
+
+
+def test_the_api_takes_a_file_of_exactly_the_limit_and_refuses_one_byte_more(api_client):
+    limit = 25 * 1024 * 1024
+    at_limit = b"\xff\xd8\xff\xe0" + b"\x00" * (limit - 4)  # starts like a JPEG, is not one
+
+    taken = api_client.post(API, {"file": _upload(at_limit)}, format="multipart")
+    refused = api_client.post(API, {"file": _upload(at_limit + b"\x00")}, format="multipart")
+
+    assert taken.json()["code"] == "corrupt_image"  # read to the end, then judged
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "image_too_large"
+    assert refused.json()["extra"]["max_bytes"] == limit
+
+
+def _external(name: str) -> bytes:
+    from tests.provenance.test_verification import EXTERNAL, _external_absent
+
+    if not EXTERNAL.is_dir():
+        _external_absent()
+    return (EXTERNAL / name).read_bytes()
+
+
+def test_the_page_reports_a_remote_manifest_as_such_without_fetching_it(monkeypatch):
+    import socket
+
+    data = _external("cloud.jpg")
+    monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("network"))
+
+    response = Client().post("/verify/", {"file": _upload(data, "cloud.jpg")})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "stored at a remote address (https://cai-manifests.adobe.com/" in body
+    assert "which was not fetched" in body
+
+
+def test_the_command_reports_a_remote_manifest_and_exits_1(tmp_path):
+    path = tmp_path / "cloud.jpg"
+    path.write_bytes(_external("cloud.jpg"))
+
+    status, out = _run(str(path))
+    _status, as_json = _run(str(path), "--json")
+
+    assert status == 1
+    assert "remote address (https://cai-manifests.adobe.com/" in out
+    report = json.loads(as_json)[0]
+    assert report["findings"] == ["remote_manifest_not_fetched"]
+    assert report["remote_manifest_url"].startswith("https://cai-manifests.adobe.com/")
+
+
+def test_the_command_exits_2_on_a_file_above_the_limit(settings, sign, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(signed_bytes(sign()))
+    settings.RIGHTSDESK_VERIFY_MAX_BYTES = big.stat().st_size - 1
+
+    status, out = _run(str(big), "--json")
+
+    assert status == 2
+    assert json.loads(out)[0]["error"]["code"] == "image_too_large"

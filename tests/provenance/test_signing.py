@@ -330,3 +330,202 @@ def test_signing_refuses_what_is_not_a_png_and_stores_nothing(sign):
         sign(image_png=b"not a png")
     assert ProvenanceRecord.objects.count() == 0
     assert not AuditEvent.objects.filter(action="provenance.signed").exists()
+
+
+# Gaps the audit of issue 5 found untested
+
+
+def test_the_manifest_thumbnail_is_our_own_small_jpeg(sign, photo_png_1024):
+    import c2pa
+
+    data = signed_bytes(sign(image_png=photo_png_1024))
+
+    with c2pa.Reader("image/png", io.BytesIO(data), context=manifests.reading_context()) as r:
+        store = json.loads(r.json())
+        thumbnail = store["manifests"][store["active_manifest"]]["thumbnail"]
+        out = io.BytesIO()
+        r.resource_to_stream(thumbnail["identifier"], out)
+    image = Image.open(io.BytesIO(out.getvalue()))
+    # The library's own is 1024 px on its long edge and costs ~100 ms (PITFALLS.md).
+    assert (image.format, image.size) == ("JPEG", (256, 256))
+
+
+def test_the_development_ca_is_made_once_when_callers_race(settings, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    settings.VAR_DIR = tmp_path / "var"
+    make_chain = credentials.make_chain
+
+    def slow_make_chain(**kwargs):
+        time.sleep(0.05)  # a loaded machine: every racer is inside before the first writes
+        return make_chain(**kwargs)
+
+    monkeypatch.setattr(credentials, "make_chain", slow_make_chain)
+    barrier, results, errors = threading.Barrier(6), [], []
+
+    def make():
+        barrier.wait()
+        try:
+            results.append(credentials.development_chain())
+        except Exception as exc:  # noqa: BLE001 (collected for the assertion)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=make) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert len(results) == 6 and len(set(results)) == 1
+    folder = settings.VAR_DIR / "keys" / "c2pa"
+    assert (folder / "signer-chain.pem").read_text() == results[0][0]
+
+
+@pytest.mark.parametrize("broken", ["chain only", "key only", "missing files", "foreign key"])
+def test_unusable_signing_files_refuse_to_sign_and_install_nothing(settings, tmp_path, broken):
+    from rightsdesk.provenance.errors import SigningUnavailable
+
+    chain_pem, key_pem = credentials.make_chain(organisation="Production CA")
+    _other_chain, other_key = credentials.make_chain(organisation="Someone Else")
+    (tmp_path / "chain.pem").write_text(chain_pem)
+    (tmp_path / "key.pem").write_text(other_key if broken == "foreign key" else key_pem)
+    chain, key = str(tmp_path / "chain.pem"), str(tmp_path / "key.pem")
+    settings.RIGHTSDESK_C2PA_CERT_CHAIN, settings.RIGHTSDESK_C2PA_PRIVATE_KEY = {
+        "chain only": (chain, ""),
+        "key only": ("", key),
+        "missing files": (str(tmp_path / "no-chain.pem"), str(tmp_path / "no-key.pem")),
+        "foreign key": (chain, key),
+    }[broken]
+
+    with pytest.raises(SigningUnavailable) as caught:
+        signing_credential_for()
+    assert caught.value.status == 503
+    assert SigningCredential.objects.count() == 0
+
+
+def test_rotating_the_configured_files_keeps_earlier_assets_trusted(settings, tmp_path, sign):
+    before = sign()
+    chain_pem, key_pem = credentials.make_chain(organisation="Production CA")
+    (tmp_path / "chain.pem").write_text(chain_pem)
+    (tmp_path / "key.pem").write_text(key_pem)
+    settings.RIGHTSDESK_C2PA_CERT_CHAIN = str(tmp_path / "chain.pem")
+    settings.RIGHTSDESK_C2PA_PRIVATE_KEY = str(tmp_path / "key.pem")
+
+    after = sign()
+
+    assert after.credential_id != before.credential_id
+    for record, issuer in ((before, credentials.DEV_ORGANISATION), (after, "Production CA")):
+        report = verify_image(signed_bytes(record))
+        assert (report.state, report.issuer) == ("trusted", issuer)
+        assert report.card is not None
+
+
+def test_a_credential_installed_by_another_process_is_trusted_without_a_restart(sign):
+    before = sign()
+    assert verify_image(signed_bytes(before)).state == "trusted"  # this process's anchors load
+    chain_pem, key_pem = credentials.make_chain(organisation="Rotated Elsewhere")
+    # In this test's transaction on_commit never runs, so this process keeps its old anchors,
+    # as a web process does when a worker installs the new credential.
+    signing_credential_install(chain_pem=chain_pem, key_pem=key_pem, source="settings")
+
+    after = sign()
+    report = verify_image(signed_bytes(after))
+
+    assert (report.state, report.issuer) == ("trusted", "Rotated Elsewhere")
+    assert report.card is not None
+    assert verify_image(signed_bytes(before)).state == "trusted"
+
+
+def test_a_brand_credential_never_signs_for_another_brand(sign, deal, world):
+    from tests.consent.conftest import make_agreement, make_licence
+    from tests.factories import OrganizationFactory
+
+    chain_pem, key_pem = credentials.make_chain(organisation="Brand Own CA")
+    own = signing_credential_install(
+        chain_pem=chain_pem, key_pem=key_pem, source="brand", organization=deal.licence.brand
+    )
+    other_brand = OrganizationFactory(name="Other Brand")
+    other_licence = make_licence(agreement=make_agreement(world=world, brand=other_brand))
+
+    record = sign(licence_public_id=other_licence.public_id, brand_name=other_brand.name)
+
+    assert record.credential_id != own.pk
+    assert record.credential.organization_id is None
+    report = verify_image(signed_bytes(record))
+    assert (report.state, report.issuer) == ("trusted", credentials.DEV_ORGANISATION)
+    assert report.card.brand == "Other Brand"
+
+
+def test_a_brand_certificate_cannot_be_taken_over_by_another_owner(deal):
+    from rightsdesk.core.errors import ValidationFailed
+
+    chain_pem, key_pem = credentials.make_chain(organisation="Brand Own CA")
+    own = signing_credential_install(
+        chain_pem=chain_pem, key_pem=key_pem, source="brand", organization=deal.licence.brand
+    )
+
+    with pytest.raises(ValidationFailed):
+        signing_credential_install(chain_pem=chain_pem, key_pem=key_pem, source="settings")
+
+    own.refresh_from_db()
+    assert own.active and own.organization_id == deal.licence.brand.pk
+    assert SigningCredential.objects.count() == 1
+
+
+def test_a_brand_brings_its_own_credential_with_the_install_command(sign, deal, tmp_path):
+    from django.core.management import call_command
+
+    chain_pem, key_pem = credentials.make_chain(organisation="Maison Own CA")
+    (tmp_path / "chain.pem").write_text(chain_pem)
+    (tmp_path / "key.pem").write_text(key_pem)
+    out = io.StringIO()
+
+    call_command(
+        "signing_credential_install",
+        "--chain",
+        str(tmp_path / "chain.pem"),
+        "--key",
+        str(tmp_path / "key.pem"),
+        "--organization",
+        str(deal.licence.brand.public_id),
+        stdout=out,
+    )
+    record = sign()
+
+    assert f"for {deal.licence.brand.name}" in out.getvalue()
+    assert (record.credential.organization_id, record.credential.source) == (
+        deal.licence.brand.pk,
+        "brand",
+    )
+    assert verify_image(signed_bytes(record)).issuer == "Maison Own CA"
+
+
+@pytest.mark.parametrize("problem", ["not a brand", "unknown id", "foreign key", "no file"])
+def test_the_install_command_refuses_what_cannot_sign_and_installs_nothing(
+    world, tmp_path, problem
+):
+    from django.core.management import CommandError, call_command
+
+    chain_pem, key_pem = credentials.make_chain(organisation="Maison Own CA")
+    _chain, other_key = credentials.make_chain(organisation="Other")
+    (tmp_path / "chain.pem").write_text(chain_pem)
+    (tmp_path / "key.pem").write_text(other_key if problem == "foreign key" else key_pem)
+    organization = {
+        "not a brand": str(world.agency_a.public_id),
+        "unknown id": "00000000-0000-4000-8000-000000000000",
+    }.get(problem, str(world.brand.public_id))
+    key = str(tmp_path / ("missing.pem" if problem == "no file" else "key.pem"))
+
+    with pytest.raises(CommandError):
+        call_command(
+            "signing_credential_install",
+            "--chain",
+            str(tmp_path / "chain.pem"),
+            "--key",
+            key,
+            "--organization",
+            organization,
+        )
+    assert SigningCredential.objects.count() == 0

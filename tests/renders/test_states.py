@@ -38,6 +38,12 @@ EXPECTED_ASSET_EDGES = {
         for source in ("draft", "selected", "awaiting_output_approval")
         for target in ("rejected", "expired", "withdrawn")
     ),
+    # Approved but not yet released: its reservation may lapse, or a withdrawal take it.
+    *(
+        (source, target)
+        for source in ("approved", "deemed_approved")
+        for target in ("expired", "withdrawn")
+    ),
 }
 
 
@@ -55,7 +61,7 @@ def test_request_table_has_exactly_the_designed_edges():
 
 
 def test_asset_table_has_exactly_the_designed_edges():
-    assert len(EXPECTED_ASSET_EDGES) == 15
+    assert len(EXPECTED_ASSET_EDGES) == 19
     assert _edges(states.ASSET_TRANSITIONS) == EXPECTED_ASSET_EDGES
 
 

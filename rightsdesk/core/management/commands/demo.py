@@ -88,9 +88,9 @@ class Command(BaseCommand):
             world = self.tell_story(worker=worker, skip_generation=skip_generation)
             if no_serve:
                 self.stdout.write(self.style.SUCCESS("The story ran to its end."))
-                # The last line names an image the story made.
-                if world.render_paths:
-                    self.stdout.write(world.render_paths[0])
+                # The last line names the released, signed image the story made.
+                if world.released_path:
+                    self.stdout.write(world.released_path)
                 return
             self.serve(host=host, port=port, children=children)
         finally:

@@ -1,0 +1,522 @@
+"""How many render requests per second the API takes, served as production serves it.
+
+On a PostgreSQL database of its own (``rightsdesk_bench_api``, created on the server that
+``DATABASE_URL`` names, by default the local one over its unix socket, and dropped at the
+end) it builds the gate tests' world (a brand with a campaign manager, a verified talent
+with a signed-off likeness, an active agreement and an accepted licence), sizes the
+licence's draft allowance and tops up the brand's budget for every submission the run can
+make, and starts the application under gunicorn with persistent database connections
+(``CONN_MAX_AGE`` from settings). No worker consumes the ``gpu`` queue: each accepted
+submission leaves its task message in a private broker (a file-broker folder in a
+temporary directory, or ``--broker redis://...``), after commit, as in production.
+
+wrk then drives, at ``--connections`` for ``--duration`` seconds each (after a short warm
+up), with a Lua script written to the temporary folder:
+
+- ``/healthz``: one ``SELECT 1``, the ceiling of this stack on this machine;
+- ``POST /api/v1/render-requests/`` with the manager's token and a unique idempotency key
+  per request (1 draft of 64x64 each; expected answer 201 ``queued``);
+- ``GET /api/v1/render-requests/{id}/`` over requests made beforehand (expected 200).
+
+For each it prints requests per second, p50 and p99 latency and errors (socket errors,
+time-outs and any answer other than the expected one). It then checks that every
+submission answered 201 is in the database, queued, exactly once. Before the load it
+counts the SQL statements of one submission, one status read and one health check
+(``CaptureQueriesContext``, through Django's test client on the same database).
+
+The last line is ``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<z>``
+(p99 of the submissions; errors of all three runs). Targets on this 2-core machine: 400
+submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
+
+    .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] \
+        [--workers 3] [--threads 4] [--broker file|redis://127.0.0.1:6379/13]
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "rightsdesk_bench_api"
+DEFAULT_SERVER = "postgres:///postgres?host=/var/run/postgresql"
+SUBMIT_PATH = "/api/v1/render-requests/"
+READ_IDS = 200  # requests made beforehand for the status reads
+FEE_HEADROOM = 10**13  # minor units: far more than any run can reserve
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=30, help="seconds per endpoint")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--broker", default="file", help='"file" or a redis:// URL')
+    parser.add_argument("--only", choices=["health", "submit", "read"], action="append")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    return parser.parse_args()
+
+
+# --- the database and the environment ------------------------------------------------------
+
+
+def admin_execute(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
+        c.execute(sql)
+
+
+def with_database(url: str, name: str) -> str:
+    # Spelled out: urlunsplit drops the "//" of a URL with no host (a unix socket).
+    parts = urlsplit(url)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}/{name}{query}"
+
+
+def prepare_environment(args: argparse.Namespace, tmp: Path) -> str:
+    """Point this process and the server at the bench's own database and broker; returns
+    the server's maintenance URL (to drop the database at the end)."""
+    url = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("bench/api_load.py needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if urlsplit(url).path.strip("/") == BENCH_DB:
+        raise SystemExit(f"DATABASE_URL must name another database than {BENCH_DB}")
+    server = with_database(url, "postgres")
+    admin_execute(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    admin_execute(server, f"CREATE DATABASE {BENCH_DB}")
+    broker = "filesystem://" if args.broker == "file" else args.broker
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "rightsdesk.settings",
+            "DATABASE_URL": with_database(url, BENCH_DB),
+            "RIGHTSDESK_VAR_DIR": str(tmp / "var"),
+            "CELERY_BROKER_URL": broker,
+            "RIGHTSDESK_BROKER_DIR": str(tmp / "broker"),
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "DEBUG": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    if broker.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(broker).flushdb()
+    return server
+
+
+# --- the world ----------------------------------------------------------------------------
+
+
+def build_world(*, submissions: int) -> dict:
+    """The gate world, its licence and the brand's budget sized for ``submissions``; the
+    manager's token; ``READ_IDS`` queued requests to read."""
+    from rest_framework.authtoken.models import Token
+
+    from rightsdesk.ledger.services import ledger_budget_top_up
+    from rightsdesk.ledger.types import owner_ref
+    from rightsdesk.licensing.models import Licence
+    from tests.consent.gate_world import BRIEF, build_gate_world
+
+    world = build_gate_world()
+    licence = world.x.licence
+    Licence.objects.filter(pk=licence.pk).update(draft_allowance=submissions + 10 * READ_IDS)
+    ledger_budget_top_up(
+        brand=owner_ref("brand", world.brand.public_id),
+        currency=licence.currency,
+        amount_minor=max(FEE_HEADROOM, 2 * licence.usage_fee_minor * submissions),
+        idempotency_key=f"bench-top-up-{uuid.uuid4()}",
+        actor=world.staff,
+    )
+    token = Token.objects.create(user=world.manager).key
+    body = submission_body(licence=str(licence.public_id), brief=BRIEF)
+    return {"token": token, "licence": str(licence.public_id), "brief": BRIEF, "body": body}
+
+
+def submission_body(*, licence: str, brief: str, key: str = "", seed: int = 1) -> dict:
+    body = {
+        "licences": [licence],
+        "brief": brief,
+        "width": 64,
+        "height": 64,
+        "steps": 4,
+        "seed": seed,
+        "num_drafts": 1,
+        "territory": "FR",
+        "medium": "paid_social",
+    }
+    return {**body, "idempotency_key": key} if key else body
+
+
+def seed_reads(world: dict) -> list[str]:
+    """Requests to read, made through the API as a client would."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world['token']}")
+    ids = []
+    for n in range(READ_IDS):
+        body = {**world["body"], "idempotency_key": f"bench-read-{n}", "seed": n}
+        response = client.post(SUBMIT_PATH, body, format="json")
+        if response.status_code != 201 or response.json()["status"] != "queued":
+            raise SystemExit(f"seeding a request failed: {response.status_code} {response.content}")
+        ids.append(response.json()["public_id"])
+    return ids
+
+
+def count_statements(world: dict, read_id: str) -> dict[str, int]:
+    """SQL statements of one submission, one status read and one health check."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world['token']}")
+    counts = {}
+    calls = {
+        "submit": lambda: client.post(
+            SUBMIT_PATH,
+            {**world["body"], "idempotency_key": f"bench-count-{uuid.uuid4()}"},
+            format="json",
+        ),
+        "read": lambda: client.get(f"{SUBMIT_PATH}{read_id}/"),
+        "health": lambda: client.get("/healthz"),
+    }
+    for name, call in calls.items():
+        call()  # a warm one first: caches (content types, prepared statements) filled
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        counts[name] = len(captured.captured_queries)
+        if name == "submit":
+            counts["submit_detail"] = [q["sql"] for q in captured.captured_queries]
+    return counts
+
+
+# --- gunicorn ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(args: argparse.Namespace, tmp: Path, port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "rightsdesk.wsgi:application"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
+    command += ["--worker-class", args.worker_class, "--threads", str(args.threads)]
+    command += ["--backlog", "256", "--keep-alive", "30", "--log-level", "warning"]
+    command += ["--error-logfile", str(tmp / "gunicorn.log")]
+    return subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+
+
+def wait_ready(process: subprocess.Popen, tmp: Path, port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("gunicorn exited:\n" + (tmp / "gunicorn.log").read_text()[-4000:])
+        url = f"http://127.0.0.1:{port}/healthz"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=20)
+
+
+# --- wrk -----------------------------------------------------------------------------------
+
+# Shared by the three scripts: per-thread status counts (and, for submissions, the ids of
+# the requests created), gathered by done() into a JSON file. Every script defines
+# response(), so wrk does the same work per answer for each endpoint.
+LUA_COMMON = r"""
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+statuses = {}
+created = {}
+counter = 0
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if KEEP_IDS and status == 201 then
+    created[#created + 1] = body:match('"public_id":"([0-9a-f-]+)"')
+  end
+end
+function done(summary, latency, requests)
+  local all, ids = {}, {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      all[tostring(status)] = (all[tostring(status)] or 0) + n
+    end
+    for _, id in ipairs(thread:get("created")) do ids[#ids + 1] = id end
+  end
+  local parts = {}
+  for status, n in pairs(all) do parts[#parts + 1] = string.format('"%s":%d', status, n) end
+  local e = summary.errors
+  local out = io.open(OUT, "w")
+  out:write(string.format(
+    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d},' ..
+    '"statuses":{%s},"created":["%s"]}',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.connect, e.read, e.write, e.timeout, e.status,
+    table.concat(parts, ","), table.concat(ids, '","')))
+  out:close()
+end
+"""
+
+LUA_SUBMIT = r"""
+KEEP_IDS = true
+local head = BODY_HEAD
+function request()
+  counter = counter + 1
+  local key = RUN .. "-" .. PHASE .. "-" .. tid .. "-" .. counter
+  local body = head .. ',"seed":' .. (counter % 100000) .. ',"idempotency_key":"' .. key .. '"}'
+  return wrk.format("POST", PATH, HEADERS, body)
+end
+"""
+
+LUA_READ = r"""
+KEEP_IDS = false
+local ids = IDS
+function request()
+  counter = counter + 1
+  return wrk.format("GET", PATH .. ids[(counter * 7 + tid) % #ids + 1] .. "/", HEADERS)
+end
+"""
+
+LUA_HEALTH = r"""
+KEEP_IDS = false
+function request()
+  return wrk.format("GET", "/healthz")
+end
+"""
+
+
+def lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid Lua string literal here
+
+
+def write_script(tmp: Path, name: str, body: str, out: Path, **values: str) -> Path:
+    lines = [f"OUT = {lua_string(str(out))}"]
+    lines += [f"{key} = {value}" for key, value in values.items()]
+    script = tmp / f"{name}.lua"
+    script.write_text("\n".join(lines) + "\n" + LUA_COMMON + body)
+    return script
+
+
+def scripts(tmp: Path, world: dict, read_ids: list[str], run: str) -> dict[str, tuple]:
+    """Each endpoint's script, the values it needs and the status it expects. ``run``
+    prefixes the idempotency keys; wrk adds its thread, the phase and a counter."""
+    auth = {"Authorization": f"Token {world['token']}"}
+    headers = {**auth, "Content-Type": "application/json"}
+    head = json.dumps(submission_body(licence=world["licence"], brief=world["brief"]))[:-1]
+    # Lua table constructors for the headers and the ids.
+    lua_headers = "{" + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in headers.items())
+    lua_auth = "{" + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in auth.items())
+    lua_ids = "{" + ",".join(lua_string(i) for i in read_ids) + "}"
+    return {
+        "health": (LUA_HEALTH, {}, 200),
+        "submit": (
+            LUA_SUBMIT,
+            {
+                "RUN": lua_string(run),
+                "PATH": lua_string(SUBMIT_PATH),
+                "HEADERS": lua_headers + "}",
+                "BODY_HEAD": lua_string(head),
+            },
+            201,
+        ),
+        "read": (
+            LUA_READ,
+            {"PATH": lua_string(SUBMIT_PATH), "HEADERS": lua_auth + "}", "IDS": lua_ids},
+            200,
+        ),
+    }
+
+
+def run_wrk(args, tmp: Path, port: int, name: str, spec: tuple, seconds: int, tag: str) -> dict:
+    body, values, expected = spec
+    out = tmp / f"{name}-{tag}.json"
+    script = write_script(tmp, f"{name}-{tag}", body, out, PHASE=lua_string(tag), **values)
+    command = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections)]
+    command += ["-d", f"{seconds}s", "--timeout", "5s", "-s", str(script)]
+    command += [f"http://127.0.0.1:{port}"]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    if finished.returncode != 0 or not out.exists():
+        raise SystemExit(f"wrk failed ({finished.returncode}):\n{finished.stderr[-3000:]}")
+    result = json.loads(out.read_text())
+    result["created"] = [i for i in result["created"] if i]
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    wrong = sum(n for status, n in result["statuses"].items() if int(status) != expected)
+    socket_errors = sum(v for k, v in result["errors"].items() if k != "status")
+    result["error_count"] = wrong + socket_errors
+    return result
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    print("wrk is missing: installing the Debian package")
+    subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, capture_output=True)
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+
+
+# --- checks and report ---------------------------------------------------------------------
+
+
+def check_created(created: list[str], run: str, in_flight: int) -> tuple[str, int]:
+    """Every 201 is in the database, queued, once. Returns the problems and how many rows
+    no answer was read for: requests still in flight when wrk stopped (at most one per
+    connection and run), which the server completed all the same."""
+    from rightsdesk.renders.models import RenderRequest
+
+    problems = []
+    if len(set(created)) != len(created):
+        problems.append(f"{len(created) - len(set(created))} ids answered twice")
+    rows = RenderRequest.objects.filter(idempotency_key__startswith=f"{run}-")
+    found = {
+        str(public_id): status for public_id, status in rows.values_list("public_id", "status")
+    }
+    missing = [i for i in created if i not in found]
+    if missing:
+        problems.append(f"{len(missing)} accepted requests are not in the database")
+    unanswered = len(found) - len(set(created) & set(found))
+    if unanswered > in_flight:
+        problems.append(f"{unanswered} rows without an answer, more than {in_flight} in flight")
+    not_queued = sum(1 for status in found.values() if status != "queued")
+    if not_queued:
+        problems.append(f"{not_queued} rows not queued")
+    return "; ".join(problems), unanswered
+
+
+def statement_kinds(statements: list[str]) -> str:
+    kinds: dict[str, int] = {}
+    for sql in statements:
+        kind = sql.split(None, 1)[0].upper()
+        kind = "SAVEPOINT" if kind in ("SAVEPOINT", "RELEASE", "ROLLBACK") else kind
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
+def report(name: str, result: dict) -> None:
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(result["statuses"].items()))
+    print(
+        f"{name:<7} {result['rps']:8.1f} req/s  p50 {result['p50_us'] / 1000:6.1f} ms  "
+        f"p99 {result['p99_us'] / 1000:6.1f} ms  max {result['max_us'] / 1000:7.1f} ms  "
+        f"errors {result['error_count']}  ({result['requests']} requests; {statuses})"
+    )
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    ensure_wrk()
+    call_command("migrate", verbosity=0)
+    capacity = 2000 * (args.duration + args.warmup) + 10_000  # far above any rate here
+    world = build_world(submissions=capacity)
+    read_ids = seed_reads(world)
+    counts = count_statements(world, read_ids[0])
+    print(
+        f"SQL statements per request: submit {counts['submit']}, read {counts['read']}, "
+        f"health {counts['health']}"
+    )
+    print(f"  submit: {statement_kinds(counts['submit_detail'])}")
+    from django.db import connections
+
+    connections.close_all()  # the server's workers have their own connections
+    run_id = f"bench-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    server = start_server(args, tmp, port)
+    loadavg = os.getloadavg()
+    try:
+        wait_ready(server, tmp, port)
+        print(
+            f"gunicorn: {args.workers} workers ({args.worker_class}, {args.threads} threads); "
+            f"wrk: {args.wrk_threads} threads, {args.connections} connections, "
+            f"{args.duration} s each; broker {os.environ['CELERY_BROKER_URL']}; "
+            f"load average before: {loadavg[0]:.2f}"
+        )
+        specs = scripts(tmp, world, read_ids, run_id)
+        results, created = {}, []
+        for name in args.only or ["health", "submit", "read"]:
+            warm = run_wrk(args, tmp, port, name, specs[name], args.warmup, "warmup")
+            created += warm["created"]
+            results[name] = run_wrk(args, tmp, port, name, specs[name], args.duration, "run")
+            created += results[name]["created"]
+            report(name, results[name])
+    finally:
+        stop_server(server)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    problem = ""
+    if "submit" in results:
+        problem, unanswered = check_created(created, run_id, in_flight=2 * args.connections)
+        print(
+            f"accepted submissions checked in the database: {len(created)}, "
+            f"{problem or 'all there, queued, once'} "
+            f"(and {unanswered} still in flight when wrk stopped, stored all the same)"
+        )
+    log = (tmp / "gunicorn.log").read_text() if (tmp / "gunicorn.log").exists() else ""
+    if "Traceback" in log:
+        print("the server logged errors:\n" + log[-3000:])
+    errors = sum(r["error_count"] for r in results.values()) + (1 if problem else 0)
+    if "submit" in results and "health" in results:
+        submit, health = results["submit"], results["health"]
+        print(
+            f"RESULT submit_rps={submit['rps']:.1f} "
+            f"ratio_to_health={submit['rps'] / health['rps']:.3f} "
+            f"p99_ms={submit['p99_us'] / 1000:.1f} errors={errors}"
+        )
+
+
+def main() -> None:
+    args = parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="rightsdesk-bench-api-"))
+    server = prepare_environment(args, tmp)
+    try:
+        run(args, tmp)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        admin_execute(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
