@@ -64,3 +64,15 @@ def as_user(api_client: APIClient):
 @pytest.fixture
 def staff_user(db):
     return UserFactory(role="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Renders and training in this process use one torch thread: the cores are shared
+    with the worker processes and databases the tests start."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

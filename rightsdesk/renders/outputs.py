@@ -46,7 +46,12 @@ from rightsdesk.renders.errors import QuantityExhausted
 from rightsdesk.renders.fees import asset_fee_post, asset_fee_void
 from rightsdesk.renders.models import Asset, RenderRequest, RenderRequestLicence
 from rightsdesk.renders.selectors import asset_link, talent_deciders
-from rightsdesk.renders.services import asset_transition, render_request_end
+from rightsdesk.renders.services import (
+    asset_transition,
+    render_request_approvals,
+    render_request_end,
+    render_request_gate_query,
+)
 from rightsdesk.renders.states import ASSET_TERMINAL, REQUEST_TERMINAL, AssetStatus, RequestStatus
 from rightsdesk.talent.selectors import agent_has_power, talent_principal_users
 
@@ -222,18 +227,12 @@ def assets_deem_approved(*, now: datetime | None = None) -> int:
 
 def _release_query(asset: Asset, link: RenderRequestLicence, at: datetime) -> GateQuery:
     render_request = asset.render_request
-    approvals = frozenset((render_request.decision.query or {}).get("approvals_given") or [])
-    return GateQuery(
+    return render_request_gate_query(
+        render_request,
+        approvals=render_request_approvals(render_request),
+        links=[link],
         action=RELEASE,
         at=at,
-        licences=(link.licence.public_id,),
-        likenesses=(link.likeness.public_id,) if link.likeness else (),
-        brand=render_request.organization_id,
-        brief=render_request.brief,
-        negative_prompt=render_request.negative_prompt,
-        territory=render_request.territory or None,
-        medium=render_request.medium or None,
-        approvals_given=approvals,
         subject_reference=asset.reference,
     )
 

@@ -501,14 +501,17 @@ def render_request_gate_query(
     approvals: frozenset[str],
     links: Sequence[RenderRequestLicence] | None = None,
     drafts_held: int = 0,
+    action: str = RENDER,
+    at: datetime | None = None,
+    subject_reference: str = "",
 ) -> GateQuery:
     """The gate's question for this request now (``links``: its licence rows, if known;
     ``drafts_held``: its drafts already taken from the allowance, once it was queued)."""
     if links is None:
         links = list(render_request.licence_links.select_related("licence", "likeness"))
     return GateQuery(
-        action=RENDER,
-        at=timezone.now(),
+        action=action,
+        at=at or timezone.now(),
         licences=tuple(link.licence.public_id for link in links),
         likenesses=tuple(link.likeness.public_id for link in links if link.likeness),
         brand=render_request.organization_id,
@@ -519,7 +522,7 @@ def render_request_gate_query(
         approvals_given=approvals,
         drafts=render_request.num_drafts,
         drafts_held=drafts_held,
-        subject_reference=f"render_request:{render_request.public_id}",
+        subject_reference=subject_reference or f"render_request:{render_request.public_id}",
     )
 
 
@@ -1033,6 +1036,11 @@ def _awaiting_brief(render_request: RenderRequest, actor: User) -> tuple[RenderR
             **{"from": locked.status, "to": RequestStatus.APPROVED},
         )
     return locked, links
+
+
+def render_request_approvals(render_request: RenderRequest) -> frozenset[str]:
+    """The approvals its allow decision was given with (a held brief's, once approved)."""
+    return frozenset((render_request.decision.query or {}).get("approvals_given") or [])
 
 
 def _approvals_asked(render_request: RenderRequest) -> frozenset[str]:

@@ -55,6 +55,7 @@ from rightsdesk.renders.services import (
     REASON_REVOKED,
     RenderedDraft,
     render_drafts_sign,
+    render_request_approvals,
     render_request_claim,
     render_request_end,
     render_request_end_by_system,
@@ -308,7 +309,7 @@ def _draft(render_request: RenderRequest, index: int, result: Any, worker_id: st
 def _gate_again(render_request: RenderRequest, links, worker_id: str) -> str:
     """Ask the gate again with the approvals the allow decision was given with. Returns
     "" to go on, or what stopped the render."""
-    approvals = frozenset((render_request.decision.query or {}).get("approvals_given") or [])
+    approvals = render_request_approvals(render_request)
     # Its drafts were taken from the allowance when it was queued: the gate must not count
     # them again (it still stops the render if the allowance was cut below what is used).
     query = render_request_gate_query(

@@ -32,13 +32,8 @@ URL = "/api/v1/evidence-packs/"
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_torch_thread(one_torch_thread):
+    return None
 
 
 @pytest.fixture

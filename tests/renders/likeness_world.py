@@ -9,16 +9,19 @@ at 64 px, once per session per adapter; the bytes are cached here.
 
 import hashlib
 from dataclasses import dataclass
+from uuid import UUID
 
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from PIL import Image
 
 from generation.model_id import base_model_id
 from rightsdesk.core.worker import adapter_context
-from rightsdesk.renders.models import RenderRequest
-from rightsdesk.renders.services import render_request_submit
+from rightsdesk.provenance.models import ProvenanceRecord
+from rightsdesk.renders.models import Asset, RenderRequest
+from rightsdesk.renders.services import asset_folder, render_request_submit
 from rightsdesk.talent.datakeys import encrypt_for_talent
 from rightsdesk.talent.models import LikenessVersion
 from tests.consent.gate_world import BRIEF, DAY, GateWorld, build_gate_world, consent
@@ -106,3 +109,21 @@ def build_likeness_world() -> LikenessWorld:
         consent(likeness.talent, "train", at=gate.now - 40 * DAY, base_model=base_model)
         seal_adapter(likeness, trained_adapter(TOKENS[side], seed))
     return LikenessWorld(gate=gate, base_model=base_model)
+
+
+def draft_files(render_request) -> list[str]:
+    """The files its drafts left: the signed files of their provenance records (and of any
+    record whose asset was never created) plus anything in the request's asset folder."""
+    references = {asset.reference for asset in render_request.assets.all()}
+    known = set(Asset.objects.values_list("public_id", flat=True))
+    names = [
+        record.signed_file.name.rsplit("/", 1)[1]
+        for record in ProvenanceRecord.objects.all()
+        if record.asset_reference in references
+        or UUID(record.asset_reference.partition(":")[2]) not in known
+    ]
+    names = [name for name in names if default_storage.exists(f"provenance/{name}")]
+    try:
+        return names + default_storage.listdir(asset_folder(render_request.public_id))[1]
+    except FileNotFoundError:
+        return names

@@ -41,13 +41,8 @@ FEE = 25_000  # the gate world's usage fee
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_torch_thread(one_torch_thread):
+    return None
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 from datetime import timedelta
-from uuid import UUID
 
 import numpy as np
 import pytest
@@ -32,18 +31,14 @@ from rightsdesk.renders.states import RequestStatus
 from rightsdesk.renders.worker_render import render_request_run, worker_identity
 from tests.consent.gate_world import withdraw
 from tests.renders.likeness_world import build_likeness_world
+from tests.renders.likeness_world import draft_files as _files
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_torch_thread(one_torch_thread):
+    return None
 
 
 @pytest.fixture
@@ -65,24 +60,6 @@ def _pixels(asset: Asset) -> np.ndarray:
 
 def _drafts_used(world, side="x") -> int:
     return Licence.objects.get(pk=getattr(world.gate, side).licence.pk).drafts_used
-
-
-def _files(render_request) -> list[str]:
-    """The files its drafts left: the signed files of their provenance records (and of any
-    record whose asset was never created) plus anything in the request's asset folder."""
-    references = {asset.reference for asset in render_request.assets.all()}
-    known = set(Asset.objects.values_list("public_id", flat=True))
-    names = [
-        record.signed_file.name.rsplit("/", 1)[1]
-        for record in ProvenanceRecord.objects.all()
-        if record.asset_reference in references
-        or UUID(record.asset_reference.partition(":")[2]) not in known
-    ]
-    names = [name for name in names if default_storage.exists(f"provenance/{name}")]
-    try:
-        return names + default_storage.listdir(asset_folder(render_request.public_id))[1]
-    except FileNotFoundError:
-        return names
 
 
 def test_task_renders_each_draft_as_a_png_asset_of_the_requested_size(world):

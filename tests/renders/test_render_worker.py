@@ -12,7 +12,6 @@ import re
 import signal
 import time
 from datetime import timedelta
-from uuid import UUID
 
 import pytest
 from django.core.files.storage import default_storage
@@ -21,10 +20,8 @@ from PIL import Image
 from rightsdesk.audit.models import AuditEvent
 from rightsdesk.celery import app as celery_app
 from rightsdesk.licensing.models import Licence
-from rightsdesk.provenance.models import ProvenanceRecord
-from rightsdesk.renders.models import Asset, RenderRequest
+from rightsdesk.renders.models import RenderRequest
 from rightsdesk.renders.services import (
-    asset_folder,
     render_request_cancel,
     render_request_sweep_stale,
 )
@@ -32,6 +29,7 @@ from rightsdesk.renders.states import RequestStatus
 from rightsdesk.renders.tasks import render_request_task
 from tests.celery_worker import WorkerNamespace, WorkerProcess
 from tests.renders.likeness_world import build_likeness_world
+from tests.renders.likeness_world import draft_files as _files
 
 # Short limits: the soft limit fails a render, the hard one kills its process; settings
 # raise the visibility timeout to the hard limit + 5 s (here 25 s).
@@ -85,24 +83,6 @@ def _wait_log(worker: WorkerProcess, pattern: str, count: int = 1, timeout: floa
         worker.assert_alive()
         time.sleep(0.05)
     raise AssertionError(f"no {pattern!r} in the worker log:\n{worker.log_tail()}")
-
-
-def _files(render_request) -> list[str]:
-    """The files its drafts left: the signed files of their provenance records (and of any
-    record whose asset was never created) plus anything in the request's asset folder."""
-    references = {asset.reference for asset in render_request.assets.all()}
-    known = set(Asset.objects.values_list("public_id", flat=True))
-    names = [
-        record.signed_file.name.rsplit("/", 1)[1]
-        for record in ProvenanceRecord.objects.all()
-        if record.asset_reference in references
-        or UUID(record.asset_reference.partition(":")[2]) not in known
-    ]
-    names = [name for name in names if default_storage.exists(f"provenance/{name}")]
-    try:
-        return names + default_storage.listdir(asset_folder(render_request.public_id))[1]
-    except FileNotFoundError:
-        return names
 
 
 def _drafts_used(world) -> int:

@@ -1,0 +1,108 @@
+"""Reads the pages need that the apps' selectors do not offer as such. Each one is built
+on those selectors, so a page sees exactly what the API shows the same user."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from rightsdesk.accounts.models import User
+from rightsdesk.consent.gate import evaluate
+from rightsdesk.consent.gate_types import RENDER, Decision, GateQuery
+from rightsdesk.core.errors import PermissionDenied
+from rightsdesk.licensing.models import Licence
+from rightsdesk.licensing.selectors import is_talent_side_viewer, licence_list_visible_to
+from rightsdesk.renders.models import Asset, RenderRequest
+from rightsdesk.renders.selectors import (
+    asset_list_visible_to,
+    brand_licences,
+    campaign_brand_of,
+    render_request_list_visible_to,
+)
+from rightsdesk.renders.states import AssetStatus, RequestStatus
+from rightsdesk.talent.models import Talent
+from rightsdesk.talent.selectors import talent_list_visible_to
+
+
+def talents_decided_for(*, user: User) -> list[Talent]:
+    """The talents whose uses ``user`` answers for: their own, or the represented ones."""
+    return [
+        talent
+        for talent in talent_list_visible_to(user=user)
+        if is_talent_side_viewer(user=user, talent=talent)
+    ]
+
+
+def briefs_awaiting_approval(*, user: User) -> QuerySet[RenderRequest]:
+    """Requests whose brief the gate held for the talent side's approval."""
+    if campaign_brand_of(user) is not None:
+        return RenderRequest.objects.none()
+    return render_request_list_visible_to(user=user).filter(
+        status=RequestStatus.AWAITING_BRIEF_APPROVAL
+    )
+
+
+def outputs_awaiting_approval(*, user: User) -> QuerySet[Asset]:
+    """Selected images waiting for the talent side's decision, soonest deadline first."""
+    if campaign_brand_of(user) is not None:
+        return Asset.objects.none()
+    return asset_list_visible_to(user=user).filter(
+        status=AssetStatus.AWAITING_OUTPUT_APPROVAL
+    ).order_by("approval_due_at", "pk")
+
+
+def licence_offers(*, user: User) -> QuerySet[Licence]:
+    """Every licence ``user`` may see, open offers first."""
+    return licence_list_visible_to(user=user).select_related("talent", "brand")
+
+
+def licences_to_render_under(*, user: User) -> list[Licence]:
+    """The accepted licences of the campaign manager's brand."""
+    brand = campaign_brand_of(user)
+    if brand is None:
+        return []
+    return list(
+        Licence.objects.filter(brand=brand, status=Licence.Status.ACCEPTED)
+        .select_related("talent")
+        .order_by("campaign", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What the gate would say now, and what the request would cost and leave."""
+
+    decision: Decision
+    licence: Licence
+    usage_fee_minor: int
+    drafts_remaining: int
+
+
+def render_dry_run(
+    *, user: User, licence_id: UUID, brief: str, territory: str, medium: str
+) -> DryRun:
+    """The gate's dry run for a draft brief, as POST /render-requests/dry-run/ computes it:
+    the brand's own licence only (another brand's is not found), nothing stored."""
+    brand = campaign_brand_of(user)
+    if brand is None:
+        raise PermissionDenied("Only a brand's campaign manager may ask for a render decision.")
+    (licence,) = brand_licences(brand=brand, public_ids=[licence_id])
+    decision = evaluate(
+        GateQuery(
+            action=RENDER,
+            at=timezone.now(),
+            licences=(licence.public_id,),
+            brand=brand.pk,
+            brief=brief,
+            territory=territory or None,
+            medium=medium or None,
+            dry_run=True,
+        )
+    )
+    return DryRun(
+        decision=decision,
+        licence=licence,
+        usage_fee_minor=licence.usage_fee_minor,
+        drafts_remaining=max(licence.draft_allowance - licence.drafts_used, 0),
+    )
