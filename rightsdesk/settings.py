@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rightsdesk.renders",
     "rightsdesk.provenance",
     "rightsdesk.ledger",
+    "rightsdesk.web",
 ]
 
 MIDDLEWARE = [

@@ -62,6 +62,9 @@ DEMO_PHOTOGRAPHER_LICENCE = (
 # A short training, so that the demo runs in under a minute on a laptop CPU; a real
 # likeness on a real base model wants RIGHTSDESK_TRAINING_STEPS (200) or more.
 DEMO_TRAINING_STEPS = 40
+# What Maison Demo pays for the capture day and for the trained twin (talent.fees).
+DEMO_CAPTURE_FEE_MINOR = 150_000
+DEMO_TRAINING_FEE_MINOR = 100_000
 DEMO_APPEARANCE_LIMITS = ("body_reshaping", "skin_tone")
 DEMO_RENDER_KEY = "demo-spring-2027-render-1"
 DEMO_RENDER_SIZE = 256  # the ceiling for the demo on a CPU
@@ -101,6 +104,9 @@ def _session(world) -> tuple[CaptureSession, bool]:
         photographer_training_licence=DEMO_PHOTOGRAPHER_LICENCE,
         scheduled_at=timezone.now(),
         actor=world.agent,
+        agreement=world.agreement,
+        capture_fee_minor=DEMO_CAPTURE_FEE_MINOR,
+        training_fee_minor=DEMO_TRAINING_FEE_MINOR,
     )
     return session, True
 
@@ -125,7 +131,10 @@ def step_capture(world) -> str:
     state = "booked and shot just now" if created else "already shot on an earlier run"
     return "\n".join(
         [
-            f"{DEMO_STUDIO}, photographer {DEMO_PHOTOGRAPHER}: {state}",
+            f"{DEMO_STUDIO}, photographer {DEMO_PHOTOGRAPHER}: {state}; commissioned by "
+            f"{world.agreement.brand.name} under the agreement, capture fee "
+            f"{money_format(session.capture_fee_minor, session.fee_currency)} on closing, "
+            f"training fee {money_format(session.training_fee_minor, session.fee_currency)}",
             f"the talent waived the 48-hour notice at {session.notice_waived_at:%Y-%m-%d %H:%M} "
             "UTC; the capture consent covered the session",
             f"{len(images)} synthetic photos ({', '.join(s.label for s in STUDIO_SHOTS[:3])}, "
@@ -312,7 +321,7 @@ def step_statement(world) -> str:
     for account in document["accounts"]:
         for row in account["rows"]:
             lines.append(
-                f"  {row['kind']:<8} {row['reference'][:44]:<44} gross "
+                f"  {row['kind']:<8} {row['reference']:<52} gross "
                 f"{money_format(row['gross_minor'], account['currency'])}, commission "
                 f"{money_format(row['commission_minor'], account['currency'])}, net "
                 f"{money_format(row['net_minor'], account['currency'])}"

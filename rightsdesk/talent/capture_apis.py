@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from rightsdesk.agreements.selectors import agreement_get_visible_to
 from rightsdesk.api.errors import ErrorSerializer
 from rightsdesk.talent.apis import _PAGE_PARAMETERS, _page, _paginated
 from rightsdesk.talent.capture import (
@@ -88,6 +89,10 @@ class _CaptureSessionSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     image_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+    agreement = serializers.UUIDField(source="agreement.public_id", allow_null=True)
+    capture_fee_minor = serializers.IntegerField()
+    training_fee_minor = serializers.IntegerField()
+    fee_currency = serializers.CharField()
 
     class Meta:
         ref_name = "CaptureSession"
@@ -139,6 +144,15 @@ class CaptureSessionListCreateApi(APIView):
             help_text="The licence the photographer gave for training, in their words."
         )
         scheduled_at = serializers.DateTimeField()
+        agreement = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="The active agreement a brand commissions the capture under.",
+        )
+        capture_fee_minor = serializers.IntegerField(min_value=0, required=False, default=0)
+        training_fee_minor = serializers.IntegerField(min_value=0, required=False, default=0)
+        fee_currency = serializers.CharField(max_length=3, required=False, default="EUR")
 
         class Meta:
             ref_name = "CaptureSessionCreateInput"
@@ -166,6 +180,9 @@ class CaptureSessionListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         talent = talent_get_visible_to(user=request.user, public_id=values["talent"])
+        agreement = None
+        if values["agreement"] is not None:
+            agreement = agreement_get_visible_to(user=request.user, public_id=values["agreement"])
         session = capture_session_schedule(
             talent=talent,
             studio_name=values["studio_name"],
@@ -173,6 +190,10 @@ class CaptureSessionListCreateApi(APIView):
             photographer_training_licence=values["photographer_training_licence"],
             scheduled_at=values["scheduled_at"],
             actor=request.user,
+            agreement=agreement,
+            capture_fee_minor=values["capture_fee_minor"],
+            training_fee_minor=values["training_fee_minor"],
+            fee_currency=values["fee_currency"],
         )
         return Response(_session_out(request, session), status=201)
 

@@ -11,8 +11,10 @@ from rightsdesk.accounts.models import User
 from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_types import RENDER, Decision, GateQuery
 from rightsdesk.core.errors import PermissionDenied
+from rightsdesk.licensing.memo import money_format
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.selectors import is_talent_side_viewer, licence_list_visible_to
+from rightsdesk.renders.market import twin_in_market
 from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.renders.selectors import (
     asset_list_visible_to,
@@ -47,9 +49,11 @@ def outputs_awaiting_approval(*, user: User) -> QuerySet[Asset]:
     """Selected images waiting for the talent side's decision, soonest deadline first."""
     if campaign_brand_of(user) is not None:
         return Asset.objects.none()
-    return asset_list_visible_to(user=user).filter(
-        status=AssetStatus.AWAITING_OUTPUT_APPROVAL
-    ).order_by("approval_due_at", "pk")
+    return (
+        asset_list_visible_to(user=user)
+        .filter(status=AssetStatus.AWAITING_OUTPUT_APPROVAL)
+        .order_by("approval_due_at", "pk")
+    )
 
 
 def licence_offers(*, user: User) -> QuerySet[Licence]:
@@ -77,6 +81,10 @@ class DryRun:
     licence: Licence
     usage_fee_minor: int
     drafts_remaining: int
+
+    @property
+    def fee(self) -> str:
+        return money_format(self.usage_fee_minor, self.licence.currency)
 
 
 def render_dry_run(
@@ -106,3 +114,11 @@ def render_dry_run(
         usage_fee_minor=licence.usage_fee_minor,
         drafts_remaining=max(licence.draft_allowance - licence.drafts_used, 0),
     )
+
+
+def market_rows(*, talent: Talent) -> list[dict]:
+    """``twin_in_market`` with the net earnings written as money."""
+    return [
+        {**row, "earned_net": money_format(row["earned_net_minor"], row["currency"])}
+        for row in twin_in_market(talent=talent)
+    ]

@@ -477,6 +477,7 @@ def test_full_demo_captures_trains_signs_off_and_renders_then_replays(tmp_path):
     assert "verified offline: intact" in text
     assert re.search(r"reconciliation: \d+ checks, clean", text)
     assert "usage    asset:" in text and "net EUR 120.00" in text
+    assert "capture  capture_session:" in text and "training likeness:" in text
     image_path = Path(first[-1])
     with Image.open(image_path) as image:
         assert (image.format, image.size) == ("PNG", (256, 256))

@@ -197,3 +197,27 @@ def _base_model() -> str:
     from rightsdesk.talent.training import current_base_model
 
     return current_base_model()
+
+
+def test_a_session_commissioned_through_the_api_carries_its_fees(world, as_user):
+    agreement = agreement_for(world)
+    give_capture_consent(talent=world.talent_a)
+    body = {
+        "talent": str(world.talent_a.public_id),
+        "studio_name": "Studio API",
+        "photographer_name": "P",
+        "photographer_training_licence": "twin only",
+        "scheduled_at": timezone.now().isoformat(),
+        "agreement": str(agreement.public_id),
+        "capture_fee_minor": CAPTURE_FEE,
+        "training_fee_minor": TRAINING_FEE,
+    }
+    client = as_user(world.users["agent"])
+
+    made = client.post("/api/v1/capture-sessions/", body, format="json")
+    without = client.post("/api/v1/capture-sessions/", {**body, "agreement": None}, format="json")
+
+    assert made.status_code == 201, made.json()
+    assert made.json()["agreement"] == str(agreement.public_id)
+    assert made.json()["capture_fee_minor"] == CAPTURE_FEE
+    assert without.status_code == 400 and without.json()["code"] == "validation_error"

@@ -1,0 +1,417 @@
+"""Server-rendered pages for the talent side and the campaign manager.
+
+Every page reads through the apps' selectors and writes through their services, exactly
+as the API does: a foreign object is a 404 page, a refused action a message on the page it
+came from. The pages work as plain forms; htmx (vendored under static/vendor/) only adds
+the live dry run while a brief is typed and the progress that refreshes while rendering.
+"""
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from rightsdesk.consent.services import withdrawal_create
+from rightsdesk.core.errors import ApplicationError, NotFound
+from rightsdesk.licensing.memo import deal_memo_render, money_format
+from rightsdesk.licensing.models import Licence
+from rightsdesk.licensing.selectors import is_talent_side_viewer, licence_get_visible_to
+from rightsdesk.licensing.services import licence_accept, licence_decline
+from rightsdesk.renders.outputs import (
+    asset_release,
+    asset_report_publication,
+    assets_approve,
+    assets_reject,
+    assets_select,
+)
+from rightsdesk.renders.selectors import (
+    asset_get_visible_to,
+    assets_get_visible_to,
+    campaign_brand_of,
+    render_request_get_visible_to,
+    render_request_list_visible_to,
+)
+from rightsdesk.renders.services import (
+    render_request_approve_brief,
+    render_request_reject_brief,
+    render_request_submit,
+)
+from rightsdesk.renders.states import AssetStatus, RequestStatus
+from rightsdesk.web import forms
+from rightsdesk.web.selectors import (
+    briefs_awaiting_approval,
+    licence_offers,
+    licences_to_render_under,
+    market_rows,
+    outputs_awaiting_approval,
+    render_dry_run,
+    talents_decided_for,
+)
+
+LIVE_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.APPROVED, RequestStatus.QUEUED)
+LIVE_STATUSES += (RequestStatus.RENDERING,)
+RELEASABLE = (AssetStatus.APPROVED, AssetStatus.DEEMED_APPROVED)
+
+
+def _attempt(request: HttpRequest, action: Callable[[], object], success: str) -> bool:
+    """Run one service call; a refusal becomes a message, a foreign object a 404 page."""
+    try:
+        action()
+    except NotFound:
+        raise Http404
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, success)
+    return True
+
+
+def _form_errors(request: HttpRequest, form) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
+
+
+def _get(getter, **kwargs):
+    try:
+        return getter(**kwargs)
+    except NotFound:
+        raise Http404
+
+
+# --- the talent side ------------------------------------------------------------------------
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Briefs held for approval and selected images, one batch form per request."""
+    sheets: dict = {}
+    for asset in outputs_awaiting_approval(user=request.user):
+        sheets.setdefault(asset.render_request, []).append(asset)
+    return render(
+        request,
+        "web/inbox.html",
+        {
+            "briefs": briefs_awaiting_approval(user=request.user),
+            "sheets": list(sheets.items()),
+        },
+    )
+
+
+@login_required
+@require_POST
+def brief_decide(request: HttpRequest, public_id) -> HttpResponse:
+    render_request = _get(render_request_get_visible_to, user=request.user, public_id=public_id)
+    if request.POST.get("decision") == "approve":
+        _attempt(
+            request,
+            lambda: render_request_approve_brief(render_request=render_request, actor=request.user),
+            _("Brief approved: the drafts are queued."),
+        )
+        return redirect("web:inbox")
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("web:inbox")
+    _attempt(
+        request,
+        lambda: render_request_reject_brief(
+            render_request=render_request, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        _("Brief rejected."),
+    )
+    return redirect("web:inbox")
+
+
+@login_required
+@require_POST
+def outputs_decide(request: HttpRequest) -> HttpResponse:
+    """Approve or reject the ticked images of one request in one batch."""
+    form = forms.AssetBatchForm(request.POST, asset_ids=request.POST.getlist("assets"))
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("web:inbox")
+    data = form.cleaned_data
+    assets = _get(assets_get_visible_to, user=request.user, public_ids=data["assets"])
+    count = {"n": len(assets)}
+    if data["decision"] == "approve":
+        _attempt(
+            request,
+            lambda: assets_approve(assets=assets, actor=request.user, note=data["reason"]),
+            _("%(n)d image(s) approved.") % count,
+        )
+    else:
+        _attempt(
+            request,
+            lambda: assets_reject(assets=assets, actor=request.user, reason=data["reason"]),
+            _("%(n)d image(s) rejected.") % count,
+        )
+    return redirect("web:inbox")
+
+
+@login_required
+def licence_list(request: HttpRequest) -> HttpResponse:
+    licences = licence_offers(user=request.user).order_by("status", "-created_at")
+    return render(request, "web/licence_list.html", {"licences": licences})
+
+
+@login_required
+def licence_detail(request: HttpRequest, public_id) -> HttpResponse:
+    licence = _get(licence_get_visible_to, user=request.user, public_id=public_id)
+    talent_side = is_talent_side_viewer(user=request.user, talent=licence.talent)
+    memo = deal_memo_render(licence=licence) if talent_side else None
+    return render(
+        request,
+        "web/licence_detail.html",
+        {
+            "licence": licence,
+            "memo": memo,
+            "talent_side": talent_side,
+            "open": licence.status in (Licence.Status.PROPOSED, Licence.Status.COUNTERED),
+            "acceptable": licence.status == Licence.Status.PROPOSED,
+            "withdrawable": talent_side and licence.status == Licence.Status.ACCEPTED,
+            "usage_fee": money_format(licence.usage_fee_minor, licence.currency),
+            "decline_form": forms.ReasonForm(),
+            "withdraw_form": forms.WithdrawalForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def licence_accept_view(request: HttpRequest, public_id) -> HttpResponse:
+    licence = _get(licence_get_visible_to, user=request.user, public_id=public_id)
+    _attempt(
+        request,
+        lambda: licence_accept(
+            licence=licence,
+            deal_memo_sha256=request.POST.get("deal_memo_sha256", ""),
+            language=request.POST.get("language", ""),
+            actor=request.user,
+            authentication_method="session",
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        ),
+        _("Licence accepted. The brand may now request renders under it."),
+    )
+    return redirect("web:licence-detail", public_id=licence.public_id)
+
+
+@login_required
+@require_POST
+def licence_decline_view(request: HttpRequest, public_id) -> HttpResponse:
+    licence = _get(licence_get_visible_to, user=request.user, public_id=public_id)
+    note = request.POST.get("reason", "")
+    _attempt(
+        request,
+        lambda: licence_decline(licence=licence, note=note, actor=request.user),
+        _("Licence declined."),
+    )
+    return redirect("web:licence-detail", public_id=licence.public_id)
+
+
+@login_required
+@require_POST
+def licence_withdraw_view(request: HttpRequest, public_id) -> HttpResponse:
+    licence = _get(licence_get_visible_to, user=request.user, public_id=public_id)
+    form = forms.WithdrawalForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+    else:
+        _attempt(
+            request,
+            lambda: withdrawal_create(
+                target=licence,
+                kind=form.cleaned_data["kind"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            ),
+            _("Withdrawal recorded. Nothing new is rendered or released from its effective time."),
+        )
+    return redirect("web:licence-detail", public_id=licence.public_id)
+
+
+@login_required
+def market(request: HttpRequest) -> HttpResponse:
+    """ "My twin in market": every released image, where, until when, and what it earned."""
+    talents = [
+        (talent, market_rows(talent=talent)) for talent in talents_decided_for(user=request.user)
+    ]
+    return render(request, "web/market.html", {"talents": talents})
+
+
+# --- the campaign manager -------------------------------------------------------------------
+
+
+def _manager_only(request: HttpRequest) -> None:
+    if campaign_brand_of(request.user) is None:
+        raise Http404
+
+
+@login_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    requests = render_request_list_visible_to(user=request.user).order_by("-created_at")[:100]
+    return render(request, "web/request_list.html", {"requests": requests})
+
+
+def _request_form(request: HttpRequest, data=None) -> forms.RenderRequestForm:
+    initial = {"width": 512, "height": 512, "steps": 25, "num_drafts": 2, "territory": "FR"}
+    licences = licences_to_render_under(user=request.user)
+    return forms.RenderRequestForm(data, initial=initial, licences=licences)
+
+
+def _dry_run(request: HttpRequest, form: forms.RenderRequestForm):
+    """The gate's dry run for what the form holds so far, or None until it can be asked."""
+    form.is_valid()
+    data = form.cleaned_data
+    if not all(data.get(key) for key in ("licence", "brief", "territory", "medium")):
+        return None
+    try:
+        return render_dry_run(
+            user=request.user,
+            licence_id=data["licence"],
+            brief=data["brief"],
+            territory=data["territory"],
+            medium=data["medium"],
+        )
+    except NotFound:
+        raise Http404
+
+
+def _new_page(request: HttpRequest, form, dry_run, key: str) -> HttpResponse:
+    context = {"form": form, "dry_run": dry_run, "idempotency_key": key}
+    return render(request, "web/request_new.html", context)
+
+
+@login_required
+def request_new(request: HttpRequest) -> HttpResponse:
+    _manager_only(request)
+    key = request.POST.get("idempotency_key") or str(uuid.uuid4())
+    if request.method != "POST":
+        return _new_page(request, _request_form(request), None, key)
+    form = _request_form(request, request.POST)
+    if not form.is_valid():
+        return _new_page(request, form, None, key)
+    data = form.cleaned_data
+    try:
+        render_request = render_request_submit(
+            requester=request.user,
+            licences=[data["licence"]],
+            brief=data["brief"],
+            territory=data["territory"],
+            medium=data["medium"],
+            width=data["width"],
+            height=data["height"],
+            steps=data["steps"],
+            num_drafts=data["num_drafts"],
+            idempotency_key=f"web:{key}",
+        )
+    except NotFound:
+        raise Http404
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return _new_page(request, form, None, key)
+    if render_request.status == RequestStatus.DENIED:
+        messages.error(request, _("The gate denied this request; see the reasons below."))
+    else:
+        messages.success(request, _("Request submitted."))
+    return redirect("web:request-detail", public_id=render_request.public_id)
+
+
+@login_required
+@require_POST
+def request_check(request: HttpRequest) -> HttpResponse:
+    """The dry run: a fragment for htmx, else the whole form page with the answer."""
+    _manager_only(request)
+    form = _request_form(request, request.POST)
+    dry_run = _dry_run(request, form)
+    if request.headers.get("HX-Request"):
+        return render(request, "web/_dry_run.html", {"dry_run": dry_run})
+    key = request.POST.get("idempotency_key") or str(uuid.uuid4())
+    return _new_page(request, form, dry_run, key)
+
+
+@login_required
+def request_detail(request: HttpRequest, public_id) -> HttpResponse:
+    render_request = _get(render_request_get_visible_to, user=request.user, public_id=public_id)
+    assets = list(render_request.assets.order_by("index"))
+    manager = campaign_brand_of(request.user) == render_request.organization
+    return render(
+        request,
+        "web/request_detail.html",
+        {
+            "rr": render_request,
+            "assets": assets,
+            "manager": manager,
+            "live": render_request.status in LIVE_STATUSES,
+            "selectable": [a for a in assets if a.status == AssetStatus.DRAFT],
+            "releasable": RELEASABLE,
+            "publication_form": forms.PublicationForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def request_select(request: HttpRequest, public_id) -> HttpResponse:
+    render_request = _get(render_request_get_visible_to, user=request.user, public_id=public_id)
+    form = forms.AssetSelectForm(request.POST, asset_ids=request.POST.getlist("assets"))
+    if not form.is_valid():
+        _form_errors(request, form)
+    else:
+        assets = _get(
+            assets_get_visible_to, user=request.user, public_ids=form.cleaned_data["assets"]
+        )
+        if any(asset.render_request_id != render_request.pk for asset in assets):
+            raise Http404
+        _attempt(
+            request,
+            lambda: assets_select(assets=assets, actor=request.user),
+            _("Sent to the talent for approval."),
+        )
+    return redirect("web:request-detail", public_id=render_request.public_id)
+
+
+@login_required
+@require_POST
+def asset_release_view(request: HttpRequest, public_id) -> HttpResponse:
+    asset = _get(asset_get_visible_to, user=request.user, public_id=public_id)
+    _attempt(
+        request,
+        lambda: asset_release(asset=asset, actor=request.user),
+        _("Released: the signed image can be downloaded."),
+    )
+    return redirect("web:request-detail", public_id=asset.render_request.public_id)
+
+
+def _day_start_or_now(day: date) -> datetime:
+    """A date the manager reports as a moment: today is now; an earlier day its start."""
+    now = timezone.now()
+    return now if day >= now.date() else datetime.combine(day, time(0), tzinfo=UTC)
+
+
+@login_required
+@require_POST
+def asset_publication_view(request: HttpRequest, public_id) -> HttpResponse:
+    asset = _get(asset_get_visible_to, user=request.user, public_id=public_id)
+    form = forms.PublicationForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+    else:
+        published_at = _day_start_or_now(form.cleaned_data["published_at"])
+        _attempt(
+            request,
+            lambda: asset_report_publication(
+                asset=asset, actor=request.user, published_at=published_at
+            ),
+            _("First publication recorded."),
+        )
+    return redirect("web:request-detail", public_id=asset.render_request.public_id)
