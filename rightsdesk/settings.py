@@ -275,6 +275,17 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "rightsdesk.renders.tasks.assets_deem_and_expire_task",
         "schedule": 60.0,
     },
+    # Reservations past their deadline are voided as of it (the ledger also does so
+    # whenever the same budget reserves again).
+    "expire-ledger-reservations": {
+        "task": "rightsdesk.ledger.tasks.ledger_expire_reservations_task",
+        "schedule": 60.0,
+    },
+    # Monthly periods close once their month is over (UTC); statements are then fixed.
+    "close-ledger-periods": {
+        "task": "rightsdesk.ledger.tasks.ledger_close_periods_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 
 # Business limits.
@@ -312,6 +323,8 @@ RIGHTSDESK_RENDER_MAX_REQUEUES = env_int("RIGHTSDESK_RENDER_MAX_REQUEUES", 2)
 # How long an approved request's drafts hold their usage-fee reservations: a draft not
 # released by then expires and its reservation is voided.
 RIGHTSDESK_DRAFT_LIFETIME_DAYS = env_int("RIGHTSDESK_DRAFT_LIFETIME_DAYS", 30)
+# Days an agency (or the platform) has to pass a talent's net earnings on to the talent.
+RIGHTSDESK_REMITTANCE_DUE_DAYS = env_int("RIGHTSDESK_REMITTANCE_DUE_DAYS", 45)
 # Likeness training (the training queue). Its worker needs a CELERY_VISIBILITY above the
 # hard limit, or Redis would hand a job still training to a second worker. A LoRA step at
 # 128 px takes ~90 ms on a CPU with the tiny pipeline (PITFALLS.md).
