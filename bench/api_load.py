@@ -69,6 +69,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--broker", default="file", help='"file" or a redis:// URL')
     parser.add_argument("--only", choices=["health", "submit", "read"], action="append")
+    parser.add_argument(
+        "--licences",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="submit under one licence, or alternate between two talents' (same brand)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     return parser.parse_args()
 
@@ -125,8 +132,8 @@ def prepare_environment(args: argparse.Namespace, tmp: Path) -> str:
 
 
 def build_world(*, submissions: int) -> dict:
-    """The gate world, its licence and the brand's budget sized for ``submissions``; the
-    manager's token; ``READ_IDS`` queued requests to read."""
+    """The gate world, its licences (talents X and Y) and the brand's budget sized for
+    ``submissions``; the manager's token."""
     from rest_framework.authtoken.models import Token
 
     from rightsdesk.ledger.services import ledger_budget_top_up
@@ -136,7 +143,9 @@ def build_world(*, submissions: int) -> dict:
 
     world = build_gate_world()
     licence = world.x.licence
-    Licence.objects.filter(pk=licence.pk).update(draft_allowance=submissions + 10 * READ_IDS)
+    Licence.objects.filter(pk__in=[world.x.licence.pk, world.y.licence.pk]).update(
+        draft_allowance=submissions + 10 * READ_IDS
+    )
     ledger_budget_top_up(
         brand=owner_ref("brand", world.brand.public_id),
         currency=licence.currency,
@@ -146,7 +155,8 @@ def build_world(*, submissions: int) -> dict:
     )
     token = Token.objects.create(user=world.manager).key
     body = submission_body(licence=str(licence.public_id), brief=BRIEF)
-    return {"token": token, "licence": str(licence.public_id), "brief": BRIEF, "body": body}
+    licences = [str(side.licence.public_id) for side in (world.x, world.y)]
+    return {"token": token, "licences": licences, "brief": BRIEF, "body": body}
 
 
 def submission_body(*, licence: str, brief: str, key: str = "", seed: int = 1) -> dict:
@@ -294,10 +304,11 @@ end
 
 LUA_SUBMIT = r"""
 KEEP_IDS = true
-local head = BODY_HEAD
+local heads = BODY_HEADS
 function request()
   counter = counter + 1
   local key = RUN .. "-" .. PHASE .. "-" .. tid .. "-" .. counter
+  local head = heads[counter % #heads + 1]
   local body = head .. ',"seed":' .. (counter % 100000) .. ',"idempotency_key":"' .. key .. '"}'
   return wrk.format("POST", PATH, HEADERS, body)
 end
@@ -332,12 +343,15 @@ def write_script(tmp: Path, name: str, body: str, out: Path, **values: str) -> P
     return script
 
 
-def scripts(tmp: Path, world: dict, read_ids: list[str], run: str) -> dict[str, tuple]:
+def scripts(world: dict, read_ids: list[str], run: str, licences: int) -> dict[str, tuple]:
     """Each endpoint's script, the values it needs and the status it expects. ``run``
     prefixes the idempotency keys; wrk adds its thread, the phase and a counter."""
     auth = {"Authorization": f"Token {world['token']}"}
     headers = {**auth, "Content-Type": "application/json"}
-    head = json.dumps(submission_body(licence=world["licence"], brief=world["brief"]))[:-1]
+    heads = [
+        json.dumps(submission_body(licence=licence, brief=world["brief"]))[:-1]
+        for licence in world["licences"][:licences]
+    ]
     # Lua table constructors for the headers and the ids.
     lua_headers = "{" + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in headers.items())
     lua_auth = "{" + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in auth.items())
@@ -350,7 +364,7 @@ def scripts(tmp: Path, world: dict, read_ids: list[str], run: str) -> dict[str, 
                 "RUN": lua_string(run),
                 "PATH": lua_string(SUBMIT_PATH),
                 "HEADERS": lua_headers + "}",
-                "BODY_HEAD": lua_string(head),
+                "BODY_HEADS": "{" + ",".join(lua_string(head) for head in heads) + "}",
             },
             201,
         ),
@@ -467,9 +481,10 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
             f"gunicorn: {args.workers} workers ({args.worker_class}, {args.threads} threads); "
             f"wrk: {args.wrk_threads} threads, {args.connections} connections, "
             f"{args.duration} s each; broker {os.environ['CELERY_BROKER_URL']}; "
+            f"submissions under {args.licences} licence(s); "
             f"load average before: {loadavg[0]:.2f}"
         )
-        specs = scripts(tmp, world, read_ids, run_id)
+        specs = scripts(world, read_ids, run_id, args.licences)
         results, created = {}, []
         for name in args.only or ["health", "submit", "read"]:
             warm = run_wrk(args, tmp, port, name, specs[name], args.warmup, "warmup")

@@ -238,6 +238,10 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A gpu pool process loads the pipeline in worker_process_init before it reports up; at
+# Celery's default of 4 s a busy machine kills it mid-load, again and again (measured
+# here: load average 5, ForkPoolWorker restarts every 4 s, nothing ever rendered).
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Also for messages sent by name (app.send_task), which ignore the task's own options.
 CELERY_TASK_ROUTES = {

@@ -1,10 +1,16 @@
 """Plain Django forms for the pages; the services validate the rules, these the shapes."""
 
+import uuid
+from decimal import Decimal
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from rightsdesk.consent.models import Withdrawal
 from rightsdesk.core.vocab import MEDIA, UnknownTerritory, expand_territory
+
+# The deal memo's ISO 4217 exponents, so that a counter reads money as the memo writes it.
+from rightsdesk.licensing.memo import _EXPONENTS as CURRENCY_EXPONENTS
 from rightsdesk.renders.models import MAX_DRAFTS, MAX_SIDE, MAX_STEPS, MIN_SIDE
 
 
@@ -48,7 +54,7 @@ class WithdrawalForm(forms.Form):
 
 
 class RenderRequestForm(forms.Form):
-    licence = forms.ChoiceField(label=_("Licence"))
+    licence = forms.TypedChoiceField(label=_("Licence"), coerce=uuid.UUID)
     brief = forms.CharField(
         label=_("Brief"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4})
     )
@@ -64,7 +70,7 @@ class RenderRequestForm(forms.Form):
     def __init__(self, *args, licences, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["licence"].choices = [
-            (str(licence.public_id), f"{licence.campaign} ({licence.talent})")
+            (str(licence.public_id), f"{licence.campaign} ({licence.talent}, {licence.status})")
             for licence in licences
         ]
 
@@ -75,3 +81,21 @@ class RenderRequestForm(forms.Form):
         except UnknownTerritory:
             raise forms.ValidationError(_("Unknown territory."))
         return value
+
+
+class CounterForm(forms.Form):
+    """The talent side's other terms: the money and the drafts (the rest as proposed)."""
+
+    usage_fee = forms.DecimalField(
+        label=_("Fee per released image"), min_value=Decimal(0), decimal_places=3
+    )
+    buyout = forms.DecimalField(label=_("Buy-out"), min_value=Decimal(0), decimal_places=3)
+    draft_allowance = forms.IntegerField(label=_("Drafts allowed"), min_value=1)
+    note = forms.CharField(
+        label=_("Note to the brand"), max_length=500, required=False, widget=forms.Textarea
+    )
+
+    @staticmethod
+    def minor(amount: Decimal, currency: str) -> int:
+        exponent = CURRENCY_EXPONENTS.get(currency, 2)
+        return int((amount * 10**exponent).to_integral_value())

@@ -6,6 +6,7 @@ came from. The pages work as plain forms; htmx (vendored under static/vendor/) o
 the live dry run while a brief is typed and the progress that refreshes while rendering.
 """
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
@@ -18,12 +19,27 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from rightsdesk.agreements.selectors import (
+    agreement_get_visible_to,
+    agreement_viewer,
+    signature_evidence_visible,
+)
+from rightsdesk.consent.screening import APPEARANCE_LIMIT_PHRASES
+from rightsdesk.consent.selectors import (
+    creation_consent_get_visible_to,
+    creation_consent_list_visible_to,
+)
 from rightsdesk.consent.services import withdrawal_create
 from rightsdesk.core.errors import ApplicationError, NotFound
 from rightsdesk.licensing.memo import deal_memo_render, money_format
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.selectors import is_talent_side_viewer, licence_get_visible_to
-from rightsdesk.licensing.services import licence_accept, licence_decline
+from rightsdesk.licensing.services import (
+    licence_accept,
+    licence_counter,
+    licence_decline,
+    licence_terms,
+)
 from rightsdesk.renders.outputs import (
     asset_release,
     asset_report_publication,
@@ -44,19 +60,35 @@ from rightsdesk.renders.services import (
     render_request_submit,
 )
 from rightsdesk.renders.states import AssetStatus, RequestStatus
+from rightsdesk.talent.models import LikenessVersion
+from rightsdesk.talent.training import (
+    likeness_get_visible_to,
+    likeness_list_visible_to,
+    likeness_reject,
+    likeness_samples_of,
+    likeness_sign_off,
+)
 from rightsdesk.web import forms
 from rightsdesk.web.selectors import (
+    agreement_rows,
     briefs_awaiting_approval,
+    earnings_by_month,
     licence_offers,
     licences_to_render_under,
     market_rows,
+    notices_for,
     outputs_awaiting_approval,
     render_dry_run,
     talents_decided_for,
 )
 
-LIVE_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.APPROVED, RequestStatus.QUEUED)
-LIVE_STATUSES += (RequestStatus.RENDERING,)
+# While a request is in one of these, its page refreshes its progress (htmx polling).
+LIVE_STATUSES = (
+    RequestStatus.SUBMITTED,
+    RequestStatus.APPROVED,
+    RequestStatus.QUEUED,
+    RequestStatus.RENDERING,
+)
 RELEASABLE = (AssetStatus.APPROVED, AssetStatus.DEEMED_APPROVED)
 
 
@@ -180,6 +212,7 @@ def licence_detail(request: HttpRequest, public_id) -> HttpResponse:
             "withdrawable": talent_side and licence.status == Licence.Status.ACCEPTED,
             "usage_fee": money_format(licence.usage_fee_minor, licence.currency),
             "decline_form": forms.ReasonForm(),
+            "counter_form": forms.CounterForm(initial=_counter_initial(licence)),
             "withdraw_form": forms.WithdrawalForm(),
         },
     )
@@ -201,6 +234,41 @@ def licence_accept_view(request: HttpRequest, public_id) -> HttpResponse:
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         ),
         _("Licence accepted. The brand may now request renders under it."),
+    )
+    return redirect("web:licence-detail", public_id=licence.public_id)
+
+
+def _counter_initial(licence: Licence) -> dict:
+    exponent = 10 ** forms.CURRENCY_EXPONENTS.get(licence.currency, 2)
+    return {
+        "usage_fee": licence.usage_fee_minor / exponent,
+        "buyout": licence.buyout_minor / exponent,
+        "draft_allowance": licence.draft_allowance,
+    }
+
+
+@login_required
+@require_POST
+def licence_counter_view(request: HttpRequest, public_id) -> HttpResponse:
+    """Answer a proposal with another fee, buy-out or draft allowance."""
+    licence = _get(licence_get_visible_to, user=request.user, public_id=public_id)
+    form = forms.CounterForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("web:licence-detail", public_id=licence.public_id)
+    data, currency = form.cleaned_data, licence.currency
+    terms = dataclasses.replace(
+        licence_terms(licence=licence),
+        usage_fee_minor=form.minor(data["usage_fee"], currency),
+        buyout_minor=form.minor(data["buyout"], currency),
+        draft_allowance=data["draft_allowance"],
+    )
+    _attempt(
+        request,
+        lambda: licence_counter(
+            licence=licence, terms=terms, note=data["note"], actor=request.user
+        ),
+        _("Counter-offer sent. The brand must revise the licence or decline."),
     )
     return redirect("web:licence-detail", public_id=licence.public_id)
 
@@ -241,11 +309,129 @@ def licence_withdraw_view(request: HttpRequest, public_id) -> HttpResponse:
 
 @login_required
 def market(request: HttpRequest) -> HttpResponse:
-    """ "My twin in market": every released image, where, until when, and what it earned."""
+    """The talent's twin in market: every released image, where, until when, what it
+    earned, and the net earnings of the last months as a chart."""
     talents = [
-        (talent, market_rows(talent=talent)) for talent in talents_decided_for(user=request.user)
+        (
+            talent,
+            market_rows(talent=talent),
+            earnings_by_month(user=request.user, talent=talent),
+        )
+        for talent in talents_decided_for(user=request.user)
     ]
-    return render(request, "web/market.html", {"talents": talents})
+    period = timezone.now().strftime("%Y-%m")
+    return render(request, "web/market.html", {"talents": talents, "period": period})
+
+
+PRINCIPAL_ROLES = ("talent", "guardian", "estate")
+
+
+@login_required
+def consents(request: HttpRequest) -> HttpResponse:
+    """Creation consents (capture, training), each with a withdraw action for the principal:
+    only the talent (or guardian, estate) gives or withdraws them, never an agent."""
+    return render(
+        request,
+        "web/consents.html",
+        {
+            "consents": creation_consent_list_visible_to(user=request.user),
+            "principal": request.user.role in PRINCIPAL_ROLES,
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def consent_withdraw(request: HttpRequest, public_id) -> HttpResponse:
+    consent = _get(creation_consent_get_visible_to, user=request.user, public_id=public_id)
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+    else:
+        _attempt(
+            request,
+            lambda: withdrawal_create(
+                target=consent,
+                kind="data_protection",
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            ),
+            _("Consent withdrawn, with effect now."),
+        )
+    return redirect("web:consents")
+
+
+@login_required
+def twin(request: HttpRequest) -> HttpResponse:
+    """The twin's versions; one awaiting sign-off shows its samples to sign off or reject."""
+    likenesses = [
+        (likeness, likeness_samples_of(likeness=likeness))
+        for likeness in likeness_list_visible_to(user=request.user)
+    ]
+    return render(
+        request,
+        "web/twin.html",
+        {
+            "likenesses": likenesses,
+            "principal": request.user.role in PRINCIPAL_ROLES,
+            "awaiting": LikenessVersion.Status.AWAITING_SIGNOFF,
+            "limits": sorted(APPEARANCE_LIMIT_PHRASES),
+        },
+    )
+
+
+@login_required
+@require_POST
+def twin_decide(request: HttpRequest, public_id) -> HttpResponse:
+    likeness = _get(likeness_get_visible_to, user=request.user, public_id=public_id)
+    if request.POST.get("decision") == "sign_off":
+        limits = request.POST.getlist("appearance_limits")
+        _attempt(
+            request,
+            lambda: likeness_sign_off(
+                likeness=likeness, actor=request.user, appearance_limits=limits
+            ),
+            _("Twin signed off: brands may now render it under accepted licences."),
+        )
+    else:
+        reason = request.POST.get("reason", "")
+        _attempt(
+            request,
+            lambda: likeness_reject(likeness=likeness, actor=request.user, reason=reason),
+            _("Twin rejected."),
+        )
+    return redirect("web:twin")
+
+
+@login_required
+def notices(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/notices.html", {"notices": notices_for(user=request.user)})
+
+
+# --- legal -----------------------------------------------------------------------------------
+
+
+@login_required
+def agreement_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/agreement_list.html", {"rows": agreement_rows(user=request.user)})
+
+
+@login_required
+def agreement_detail(request: HttpRequest, public_id) -> HttpResponse:
+    """Versions and signatures; signature evidence (IP, user agent) only for its signer
+    and staff, and nothing of either for a campaign manager, as in the API."""
+    agreement = _get(agreement_get_visible_to, user=request.user, public_id=public_id)
+    viewer = agreement_viewer(user=request.user, agreement=agreement)
+    versions = []
+    for version in agreement.versions.order_by("-number"):
+        signatures = [
+            (signature, signature_evidence_visible(user=request.user, signature=signature))
+            for signature in version.signatures.select_related("signer").order_by("signed_at")
+        ]
+        versions.append((version, [] if viewer.summary_only else signatures))
+    context = {"agreement": agreement, "versions": versions, "viewer": viewer}
+    return render(request, "web/agreement_detail.html", context)
 
 
 # --- the campaign manager -------------------------------------------------------------------

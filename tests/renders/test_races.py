@@ -26,6 +26,8 @@ def no_task_messages(monkeypatch):
     # These tests commit, so each queued request would send its render task after commit,
     # to whatever worker the suite has running; they render in-process instead.
     monkeypatch.setattr("rightsdesk.renders.services._send_render_task", lambda pk: None)
+
+
 SUBMISSIONS = 50
 DRAFTS_LEFT = 10
 
