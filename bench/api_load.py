@@ -28,8 +28,14 @@ The last line is ``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<
 (p99 of the submissions; errors of all three runs). Targets on this 2-core machine: 400
 submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
 
-    .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] \
-        [--workers 3] [--threads 4] [--broker file|redis://127.0.0.1:6379/13]
+Server: 2 gthread workers of 4 threads by default. Measured here (10 s runs, load average
+4-7 from other work): health 1,450-1,520/s with threads against 660-1,030/s for 2-4
+single-threaded or sync workers, reads 140/s against 70-165/s; submissions were 11-34/s
+whatever the shape, as they queue on one licence row (see ``--licences``).
+
+    .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
+        [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
+        [--licences 1|2] [--only health|submit|read ...]
 """
 
 import argparse
@@ -64,10 +70,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
-    parser.add_argument("--broker", default="file", help='"file" or a redis:// URL')
+    parser.add_argument(
+        "--broker", default="file", help='"file", or a redis:// URL of a database it may flush'
+    )
     parser.add_argument("--only", choices=["health", "submit", "read"], action="append")
     parser.add_argument(
         "--licences",

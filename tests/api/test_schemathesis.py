@@ -21,6 +21,7 @@ import re
 import traceback
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -67,15 +68,11 @@ def wsgi_app() -> WSGIHandler:
     return WSGIHandler()
 
 
-@pytest.fixture(scope="module")
-def schema(wsgi_app):
-    return schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
-
-
-@pytest.fixture
-def in_test_transaction():
+@contextmanager
+def _connections_left_open() -> Iterator[None]:
     # Django's own test client keeps a request from closing the test's connection; a raw
-    # WSGI call would close it at request_started/finished (it is inside a transaction).
+    # WSGI call would close it at request_started/finished (inside the test's transaction,
+    # or, before the test, touching a database pytest-django has not opened yet).
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
@@ -83,6 +80,18 @@ def in_test_transaction():
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module")
+def schema(wsgi_app):
+    with _connections_left_open():
+        return schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
+
+
+@pytest.fixture
+def in_test_transaction():
+    with _connections_left_open():
+        yield
 
 
 @dataclass
