@@ -5,8 +5,9 @@ so the test covers whatever operations the schema holds when it runs, not a list
 here. For each role (and anonymously) every operation gets a bounded number of generated
 requests, schema-valid and schema-violating ones, sent with that role's token
 (``Authorization: Token ...``). A path's ``{public_id}`` is, half the time, the id of a
-real object of the world (of the kind the path names when one matches), so the requests
-reach the services rather than stopping at "not found".
+real object of the world (of the kind the path names when one matches), and so, at
+random, is any UUID in a body or a query, so the requests reach the services rather than
+stopping at "not found".
 
 Each request runs in a savepoint that is rolled back, so every example sees the same
 world. The run does not stop at the first 5xx: it collects them all (with the exception
