@@ -66,8 +66,12 @@ from rightsdesk.licensing.terms import (
     terms_validate,
     territories_json,
 )
-from rightsdesk.talent.models import Representation, Talent, talent_lock
-from rightsdesk.talent.selectors import agent_has_power, current_q, talent_principal_users
+from rightsdesk.talent.models import Talent, talent_lock
+from rightsdesk.talent.selectors import (
+    agent_has_power,
+    talent_deciders,
+    talent_principal_users,
+)
 
 __all__ = [
     "DealMemo",
@@ -125,17 +129,6 @@ def _ensure_talent_side(*, user: User, talent: Talent) -> str:
             "negotiate uses may do this."
         )
     return role
-
-
-def talent_side_users(*, talent: Talent) -> list[User]:
-    """The principals and the agents who may negotiate for ``talent`` now."""
-    agencies = Representation.objects.filter(
-        current_q(timezone.now()), talent=talent, can_negotiate_uses=True
-    ).values("agency_id")
-    agents = User.objects.filter(role=Role.AGENT, is_active=True, organization_id__in=agencies)
-    users = {u.pk: u for u in talent_principal_users(talent=talent)}
-    users.update({u.pk: u for u in agents.order_by("pk")})
-    return list(users.values())
 
 
 def brand_legal_users(*, brand_id: int) -> list[User]:
@@ -388,7 +381,7 @@ def licence_propose(*, agreement: Agreement, terms: LicenceTerms, actor: User) -
         terms=terms,
     )
     _notify_all(
-        users=talent_side_users(talent=licence.talent),
+        users=talent_deciders(talent=licence.talent, power=NEGOTIATE),
         kind="licence.proposed",
         subject=f"{licence.brand.name} proposes a use licence: {licence.campaign}",
         body=(
@@ -479,7 +472,7 @@ def licence_revise(*, licence: Licence, terms: LicenceTerms, actor: User) -> Lic
         terms=terms,
     )
     _notify_all(
-        users=talent_side_users(talent=licence.talent),
+        users=talent_deciders(talent=licence.talent, power=NEGOTIATE),
         kind="licence.revised",
         subject=f"{licence.brand.name} revised the licence for {licence.campaign}",
         body="New terms are on the table. Read the deal memo again before you answer.",
@@ -625,7 +618,7 @@ def licence_decline(*, licence: Licence, note: str, actor: User) -> Licence:
     )
     licence.refresh_from_db()
     others = (
-        talent_side_users(talent=licence.talent)
+        talent_deciders(talent=licence.talent, power=NEGOTIATE)
         if role == Role.LEGAL
         else brand_legal_users(brand_id=licence.brand_id)
     )
@@ -821,7 +814,9 @@ def _remind(*, licence: Licence, now: datetime) -> int:
     days = reminder_due(ends_at=licence.ends_at, now=now)
     if days is None:
         return 0
-    users = brand_legal_users(brand_id=licence.brand_id) + talent_side_users(talent=licence.talent)
+    users = brand_legal_users(brand_id=licence.brand_id) + talent_deciders(
+        talent=licence.talent, power=NEGOTIATE
+    )
     with transaction.atomic():
         return _notify_all(
             users=users,

@@ -45,7 +45,7 @@ from rightsdesk.provenance.services import provenance_record_approval
 from rightsdesk.renders.errors import QuantityExhausted
 from rightsdesk.renders.fees import asset_fee_post, asset_fee_void
 from rightsdesk.renders.models import Asset, RenderRequest, RenderRequestLicence
-from rightsdesk.renders.selectors import asset_link, talent_deciders
+from rightsdesk.renders.selectors import asset_link
 from rightsdesk.renders.services import (
     asset_transition,
     render_request_approvals,
@@ -53,7 +53,7 @@ from rightsdesk.renders.services import (
     render_request_gate_query,
 )
 from rightsdesk.renders.states import ASSET_TERMINAL, REQUEST_TERMINAL, AssetStatus, RequestStatus
-from rightsdesk.talent.selectors import agent_has_power, talent_principal_users
+from rightsdesk.talent.selectors import agent_has_power, talent_deciders, talent_principal_users
 
 A = AssetStatus
 REASON_WITHDRAWAL = "withdrawal"

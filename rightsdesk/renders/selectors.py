@@ -14,7 +14,6 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from rightsdesk.accounts.models import Organization, Role, User
 from rightsdesk.consent.gate_types import ALLOW, RENDER
@@ -22,8 +21,7 @@ from rightsdesk.core.errors import NotFound
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.selectors import licence_list_visible_to
 from rightsdesk.renders.models import Asset, RenderRequest, RenderRequestLicence
-from rightsdesk.talent.models import LikenessVersion, Representation, Talent
-from rightsdesk.talent.selectors import POWER_FIELDS, current_q, talent_principal_users
+from rightsdesk.talent.models import LikenessVersion, Talent
 
 # The prompt is composed by the system, never taken from the user: the trigger token is
 # what the likeness adapter was trained on (generation.train.caption).
@@ -215,16 +213,3 @@ def asset_link(asset: Asset) -> RenderRequestLicence:
         .order_by("pk")
         .first()
     )
-
-
-def talent_deciders(*, talent: Talent, power: str) -> list[User]:
-    """Who decides for ``talent`` on what needs ``power`` ("negotiate" for briefs,
-    "approve_outputs" for images): the principal, and the agents of every agency whose
-    current representation holds that power."""
-    users = {user.pk: user for user in talent_principal_users(talent=talent)}
-    agencies = Representation.objects.filter(
-        current_q(timezone.now()), talent=talent, **{POWER_FIELDS[power]: True}
-    ).values("agency_id")
-    agents = User.objects.filter(role=Role.AGENT, is_active=True, organization_id__in=agencies)
-    users.update({agent.pk: agent for agent in agents.order_by("pk")})
-    return list(users.values())

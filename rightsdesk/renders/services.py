@@ -76,7 +76,6 @@ from rightsdesk.renders.selectors import (
     render_request_decision_covers,
     render_request_links,
     render_spec_sha256,
-    talent_deciders,
 )
 from rightsdesk.renders.states import (
     REQUEST_TERMINAL,
@@ -85,7 +84,7 @@ from rightsdesk.renders.states import (
     RequestStatus,
     check_transition,
 )
-from rightsdesk.talent.selectors import agent_has_power, talent_principal_users
+from rightsdesk.talent.selectors import agent_has_power, talent_deciders, talent_principal_users
 
 logger = logging.getLogger(__name__)
 
@@ -816,7 +815,10 @@ def _draft_disclosure(render_request: RenderRequest, link: RenderRequestLicence)
 
 
 def render_drafts_sign(
-    *, render_request: RenderRequest, drafts: Sequence[RenderedDraft]
+    *,
+    render_request: RenderRequest,
+    drafts: Sequence[RenderedDraft],
+    links: Sequence[RenderRequestLicence] | None = None,
 ) -> list[RenderedDraft]:
     """Mark and sign every draft as it leaves the renderer (DESIGN.md, "Provenance"): the
     visible label and other obligations of the stored allow decision, the invisible
@@ -826,7 +828,8 @@ def render_drafts_sign(
     Signing comes before the asset rows are written (``render_request_store_drafts``), so
     that no draft exists without its marks; a render that then loses its request to
     another worker discards what it signed (``provenance_discard``)."""
-    links = render_request_links(render_request)
+    if links is None:
+        links = render_request_links(render_request)
     if len(links) != 1:
         raise MultiLikenessUnsupported(talents=len(links))
     disclosure = _draft_disclosure(render_request, links[0])

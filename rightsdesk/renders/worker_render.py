@@ -273,7 +273,7 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
             drafts.append(_draft(render_request, index, result, worker_id))
     except RenderCancelled:
         return _stopped(render_request, worker_id, watch)
-    drafts = render_drafts_sign(render_request=render_request, drafts=drafts)
+    drafts = render_drafts_sign(render_request=render_request, drafts=drafts, links=links)
     if not render_request_store_drafts(
         render_request=render_request, worker_id=worker_id, drafts=drafts
     ):

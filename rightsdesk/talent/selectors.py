@@ -271,3 +271,16 @@ def capture_session_get_visible_to(*, user: User, public_id: UUID | str) -> Capt
 def capture_images_of(*, session: CaptureSession) -> QuerySet[CaptureImage]:
     """The session's images' metadata in upload order (the caller has the session already)."""
     return CaptureImage.objects.filter(session=session).order_by("created_at", "pk")
+
+
+def talent_deciders(*, talent: Talent, power: str) -> list[User]:
+    """Who decides for ``talent`` on what needs ``power`` ("negotiate" for briefs,
+    "approve_outputs" for images): the principal, and the agents of every agency whose
+    current representation holds that power."""
+    users = {user.pk: user for user in talent_principal_users(talent=talent)}
+    agencies = Representation.objects.filter(
+        current_q(timezone.now()), talent=talent, **{POWER_FIELDS[power]: True}
+    ).values("agency_id")
+    agents = User.objects.filter(role=Role.AGENT, is_active=True, organization_id__in=agencies)
+    users.update({agent.pk: agent for agent in agents.order_by("pk")})
+    return list(users.values())
