@@ -1,5 +1,8 @@
 """Appending to the audit chain (see models.py for how the chain works)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models, transaction
@@ -9,6 +12,9 @@ from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json
 from rightsdesk.audit.models import AuditChainHead, AuditEvent
 
 SYSTEM_LABEL = "system"
+
+# Events recorded inside ``audit_deferred()``, not yet appended (None outside one).
+_deferred: ContextVar[list[AuditEvent] | None] = ContextVar("audit_deferred", default=None)
 
 
 def target_reference(target: models.Model | None) -> tuple[str, str]:
@@ -39,11 +45,15 @@ def audit_record(
     action: str,
     target: models.Model | None,
     payload: dict[str, Any],
+    deferrable: bool = True,
 ) -> AuditEvent:
     """Append one event to the chain in the caller's transaction.
 
     Call it last in the transaction: the chain lock is held until commit, so every other
-    writer waits for as long as the rest of the caller's transaction takes.
+    writer waits for as long as the rest of the caller's transaction takes. Inside
+    ``audit_deferred()`` the event is only held (unsaved, without its sequence yet) and is
+    appended when the block ends, unless the caller needs its sequence now
+    (``deferrable=False``).
     """
     target_type, target_id = target_reference(target)
     event = AuditEvent(
@@ -56,7 +66,49 @@ def audit_record(
         # TypeError here and leaves the caller's transaction usable.
         payload_json=canonical_json(payload),
     )
+    held = _deferred.get()
+    if held is not None and deferrable:
+        held.append(event)
+        return event
     return _append(event)
+
+
+@contextmanager
+def audit_deferred() -> Iterator[None]:
+    """Hold the events recorded in this block and append them together as it ends.
+
+    The chain is then locked once, by the last statements of the block, instead of by
+    the first event for the rest of the transaction: a render submission records three
+    events between its licence and budget updates, and every other writer of the chain
+    waited behind each of them. Use it inside the transaction whose changes the events
+    describe. A nested block leaves the appending to the outermost one. Where a savepoint
+    inside the block is rolled back and the error caught, drop what it recorded with
+    ``audit_deferred_mark()`` and ``audit_deferred_discard()``.
+    """
+    if _deferred.get() is not None:
+        yield
+        return
+    token = _deferred.set([])
+    try:
+        yield
+        held = _deferred.get()
+    finally:
+        _deferred.reset(token)
+    if held:
+        _append_many(held)
+
+
+def audit_deferred_mark() -> int:
+    """How many events the current ``audit_deferred()`` block holds (0 outside one)."""
+    held = _deferred.get()
+    return len(held) if held is not None else 0
+
+
+def audit_deferred_discard(mark: int) -> None:
+    """Forget the events held since ``mark``: the savepoint they described rolled back."""
+    held = _deferred.get()
+    if held is not None:
+        del held[mark:]
 
 
 # No savepoint: a failure to append must abort the caller's whole transaction anyway, and
@@ -71,3 +123,17 @@ def _append(event: AuditEvent) -> AuditEvent:
     event.save(force_insert=True)
     AuditChainHead.objects.filter(pk=1).update(last_sequence=event.sequence, last_hash=event.hash)
     return event
+
+
+@transaction.atomic(savepoint=False)
+def _append_many(events: list[AuditEvent]) -> None:
+    """Append ``events`` in order under one lock of the head: one insert for all."""
+    head = _locked_head()
+    now = timezone.now()
+    sequence, prev_hash = head.last_sequence, head.last_hash
+    for event in events:
+        sequence += 1
+        event.sequence, event.created_at, event.prev_hash = sequence, now, prev_hash
+        event.hash = prev_hash = event.compute_hash()
+    AuditEvent.objects.bulk_create(events)
+    AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=prev_hash)

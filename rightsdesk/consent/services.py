@@ -39,7 +39,7 @@ from django.utils import timezone
 from rightsdesk.accounts.models import Role, User
 from rightsdesk.agreements.models import Agreement, AgreementVersion
 from rightsdesk.audit.canonical import canonical_json
-from rightsdesk.audit.services import audit_record
+from rightsdesk.audit.services import audit_deferred, audit_record
 from rightsdesk.consent.errors import (
     AlreadyWithdrawn,
     BaseModelRequired,
@@ -438,6 +438,13 @@ def withdrawal_apply(*, withdrawal: Withdrawal, now: datetime | None = None) -> 
             WithdrawalApplied.objects.create(withdrawal=withdrawal, applied_at=now)
     except IntegrityError:
         return False
+    # Its events are appended last: the hooks void reservations, and every path that
+    # holds a budget's rows takes the audit chain after them, never before.
+    with audit_deferred():
+        return _withdrawal_give_effect(withdrawal, now)
+
+
+def _withdrawal_give_effect(withdrawal: Withdrawal, now: datetime) -> bool:
     licence_ids = _licences_covered(withdrawal)
     licences = _licences_withdraw(withdrawal=withdrawal, licence_ids=licence_ids, now=now)
     likenesses: list = []

@@ -17,13 +17,13 @@ the batch path writes one event per call so that it stays fast.
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min
+from django.db.models import Min
 from django.utils import timezone
 
 from rightsdesk.accounts.selectors import user_is_staff
@@ -45,7 +45,6 @@ from rightsdesk.ledger.errors import (
 )
 from rightsdesk.ledger.models import (
     Account,
-    AccountBalance,
     AccountKind,
     Entry,
     LedgerState,
@@ -55,12 +54,14 @@ from rightsdesk.ledger.models import (
     Reservation,
 )
 from rightsdesk.ledger.posting import (
-    accounts_by_key,
+    account_refs,
     accounts_lock,
+    accounts_lock_available,
     closed_through,
     conflict,
     month_of,
     payload_text,
+    pending_add,
     post_entries,
 )
 from rightsdesk.ledger.splits import fee_split
@@ -288,13 +289,17 @@ def _pending_lines(reservation: Reservation) -> list[tuple[int, str, int]]:
 
 
 def _pending_apply(lines: Sequence[tuple[int, str, int]], *, sign: int) -> None:
-    """Add (sign=1) or release (sign=-1) a reservation's pending amounts; accounts locked."""
+    """Add (sign=1) or release (sign=-1) a reservation's pending amounts; accounts locked.
+    A positive line amount is a debit, a negative one a credit."""
+    changes: dict[int, tuple[int, int]] = {}
     for account_id, _role, amount in lines:
+        debits, credits = changes.get(account_id, (0, 0))
         if amount > 0:
-            change = {"debits_pending": F("debits_pending") + sign * amount}
+            debits += sign * amount
         else:
-            change = {"credits_pending": F("credits_pending") - sign * amount}
-        AccountBalance.objects.filter(pk=account_id).update(**change)
+            credits -= sign * amount
+        changes[account_id] = (debits, credits)
+    pending_add(changes)
 
 
 def _expire_locked(reservations: Sequence[Reservation]) -> None:
@@ -329,6 +334,121 @@ def _same_reservation(existing: Reservation, request: dict[str, Any]) -> Reserva
     return existing
 
 
+@dataclass(frozen=True)
+class ReservationPlan:
+    """What ``ledger_reserve_plan`` read and settled before any lock: the fee's lines on
+    their accounts (opened if missing), the stored payload, or the key's earlier
+    reservation (``existing``), which is then the answer."""
+
+    idempotency_key: str
+    reference: str
+    expires_at: datetime
+    fee: FeeSpec
+    split: Any
+    request: dict[str, Any]
+    payload_json: str
+    payload_sha256: str
+    budget_key: str = ""
+    budget_id: int = 0
+    pending: tuple[tuple[int, str, int], ...] = ()
+    existing: Reservation | None = None
+
+
+def ledger_reserve_plan(
+    *, fee: FeeSpec, reference: str, idempotency_key: str, expires_at: datetime
+) -> ReservationPlan:
+    """Everything of a reservation that reads without locking (``ledger_reserve`` is this,
+    then ``ledger_reserve_planned``). A caller about to lock hot rows of its own plans
+    first, so that its locks are held for the ledger's writes only."""
+    fee, split = fee_resolved(fee)
+    request = _fee_request(fee, reference=reference, expires_at=expires_at)
+    text, sha = payload_text(request)
+    plan = ReservationPlan(
+        idempotency_key=idempotency_key,
+        reference=reference,
+        expires_at=expires_at,
+        fee=fee,
+        split=split,
+        request=request,
+        payload_json=text,
+        payload_sha256=sha,
+    )
+    existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return replace(plan, existing=_same_reservation(existing, request))
+    if not 0 < len(idempotency_key) <= 200 or len(reference) > 200:
+        raise ValidationFailed(fields={"idempotency_key": ["1 to 200 characters."]})
+    if expires_at.tzinfo is None or expires_at <= timezone.now():
+        raise ValidationFailed(fields={"expires_at": ["An aware time in the future."]})
+    lines = fee_lines(fee, split, charge_to=AccountKind.BUDGET)
+    refs = account_refs([line.account for line in lines], create=True)
+    budget_key = lines[0].account.key
+    return replace(
+        plan,
+        budget_key=budget_key,
+        budget_id=refs[budget_key][0],
+        pending=tuple((refs[ln.account.key][0], ln.role, ln.amount_minor) for ln in lines),
+    )
+
+
+@transaction.atomic(savepoint=False)
+def ledger_reserve_planned(plan: ReservationPlan, *, actor: Any | None = None) -> Reservation:
+    """Lock the budget and hold the planned fee on it (see ``ledger_reserve``). Without a
+    savepoint of its own: a caller that goes on after ``budget_insufficient`` must have
+    opened one (``ledger_reserve`` does)."""
+    if plan.existing is not None:
+        return plan.existing
+    now = timezone.now()
+    split, budget_id = plan.split, plan.budget_id
+    lapsed = _lapsed(now=now, budget_id=budget_id)
+    ids = {row[0] for row in plan.pending}
+    ids |= {row[0] for r in lapsed for row in _pending_lines(r)}
+    available = accounts_lock_available(ids)  # all at once, in the ledger's lock order
+    if lapsed:
+        _expire_locked(lapsed)
+        available = accounts_lock_available([budget_id])  # held already: a plain read
+    if available[budget_id] < split.brand_total_minor:
+        raise BudgetInsufficient(
+            account=plan.budget_key,
+            available_minor=available[budget_id],
+            needed_minor=split.brand_total_minor,
+        )
+    reservation = Reservation(
+        idempotency_key=plan.idempotency_key,
+        payload_json=plan.payload_json,
+        payload_sha256=plan.payload_sha256,
+        kind=plan.fee.kind,
+        reference=plan.reference,
+        currency=plan.fee.currency,
+        budget_id=budget_id,
+        amount_minor=split.brand_total_minor,
+        fee_minor=split.fee_minor,
+        lines_json=json.dumps(plan.pending, separators=(",", ":")),
+        expires_at=plan.expires_at,
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            reservation.save(force_insert=True)
+    except IntegrityError:  # the same key, committed by a concurrent caller meanwhile
+        existing = Reservation.objects.get(idempotency_key=plan.idempotency_key)
+        return _same_reservation(existing, plan.request)
+    _pending_apply(plan.pending, sign=1)
+    audit_record(
+        actor=actor,
+        action="ledger.reserved",
+        target=reservation,
+        payload={
+            "reference": plan.reference,
+            "budget": plan.budget_key,
+            "amount_minor": reservation.amount_minor,
+            "fee_minor": reservation.fee_minor,
+            "expires_at": plan.expires_at,
+        },
+    )
+    return reservation
+
+
 @transaction.atomic
 def ledger_reserve(
     *,
@@ -343,65 +463,13 @@ def ledger_reserve(
     Refused (``budget_insufficient``) when the budget, less what is already reserved, does
     not cover it: concurrent reservations serialise on the budget's row lock and each sees
     what the others took. Reservations past their deadline are voided first, so what is
-    available depends on deadlines only, never on when the sweeper last ran.
+    available depends on deadlines only, never on when the sweeper last ran. The same key
+    with the same payload returns the first reservation.
     """
-    now = timezone.now()
-    fee, split = fee_resolved(fee)
-    request = _fee_request(fee, reference=reference, expires_at=expires_at)
-    text, sha = payload_text(request)
-    existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return _same_reservation(existing, request)
-    if not 0 < len(idempotency_key) <= 200 or len(reference) > 200:
-        raise ValidationFailed(fields={"idempotency_key": ["1 to 200 characters."]})
-    if expires_at.tzinfo is None or expires_at <= now:
-        raise ValidationFailed(fields={"expires_at": ["An aware time in the future."]})
-    lines = fee_lines(fee, split, charge_to=AccountKind.BUDGET)
-    accounts = accounts_by_key([line.account for line in lines], create=True)
-    budget = accounts[lines[0].account.key]
-    pending = [(accounts[ln.account.key].pk, ln.role, ln.amount_minor) for ln in lines]
-    lapsed = _lapsed(now=now, budget_id=budget.pk)
-    ids = {row[0] for row in pending} | {row[0] for r in lapsed for row in _pending_lines(r)}
-    accounts_lock(sorted(ids))  # all at once, in the ledger's lock order
-    _expire_locked(lapsed)
-    available = AccountBalance.objects.get(pk=budget.pk).available_minor  # under the lock
-    if available < split.brand_total_minor:
-        raise BudgetInsufficient(
-            account=budget.key, available_minor=available, needed_minor=split.brand_total_minor
-        )
-    reservation = Reservation(
-        idempotency_key=idempotency_key,
-        payload_json=text,
-        payload_sha256=sha,
-        kind=fee.kind,
-        reference=reference,
-        currency=fee.currency,
-        budget=budget,
-        amount_minor=split.brand_total_minor,
-        fee_minor=split.fee_minor,
-        lines_json=json.dumps(pending, separators=(",", ":")),
-        expires_at=expires_at,
-        created_at=now,
+    plan = ledger_reserve_plan(
+        fee=fee, reference=reference, idempotency_key=idempotency_key, expires_at=expires_at
     )
-    try:
-        with transaction.atomic():
-            reservation.save(force_insert=True)
-    except IntegrityError:  # the same key, committed by a concurrent caller meanwhile
-        return _same_reservation(Reservation.objects.get(idempotency_key=idempotency_key), request)
-    _pending_apply(pending, sign=1)
-    audit_record(
-        actor=actor,
-        action="ledger.reserved",
-        target=reservation,
-        payload={
-            "reference": reference,
-            "budget": budget.key,
-            "amount_minor": reservation.amount_minor,
-            "fee_minor": reservation.fee_minor,
-            "expires_at": expires_at,
-        },
-    )
-    return reservation
+    return ledger_reserve_planned(plan, actor=actor)
 
 
 def _reservation_locked(reservation: Reservation) -> Reservation:

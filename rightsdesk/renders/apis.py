@@ -170,14 +170,33 @@ def _output(render_request: RenderRequest, *, reload: bool = True) -> dict:
     through the serializer's fields it took five statements and 3-4 ms of CPU, a sixth of
     a submission's (bench/api_load.py). ``reload=False`` when the caller's instance is
     what the database holds (just read, or just written by the service); the decision,
-    the licences and the drafts are read here. tests/renders/test_render_output.py holds
-    this and the serializer to the same bytes."""
+    the licences and the drafts are read here, except for a request the submission
+    service has just written (``as_written``: nothing to read back). tests/renders/
+    test_render_output.py holds this and the serializer to the same bytes."""
     row = render_request
     if reload:
         row = RenderRequest.objects.select_related("decision").get(pk=render_request.pk)
-    licences = RenderRequestLicence.objects.filter(render_request_id=row.pk).order_by("pk")
-    assets = Asset.objects.filter(render_request_id=row.pk).order_by("index")
-    decision = row.decision
+    # A request just submitted carries its licences and (no) drafts; others are read.
+    known = getattr(row, "as_written", None)
+    if known is not None:
+        licences, assets, decision = known["licences"], known["assets"], known["decision"]
+    else:
+        decision = row.decision
+        if decision is not None:
+            decision = {
+                "id": decision.pk,
+                "outcome": decision.outcome,
+                "reasons": decision.reasons,
+                "obligations": decision.obligations,
+            }
+        licences = [
+            str(public_id)
+            for public_id in RenderRequestLicence.objects.filter(render_request_id=row.pk)
+            .order_by("pk")
+            .values_list("licence__public_id", flat=True)
+        ]
+        assets = Asset.objects.filter(render_request_id=row.pk).order_by("index")
+        assets = assets.values(*_AssetSerializer.Meta.output_fields)
     return {
         "public_id": str(row.public_id),
         "status": row.status,
@@ -190,21 +209,11 @@ def _output(render_request: RenderRequest, *, reload: bool = True) -> dict:
         "guidance_scale": float(row.guidance_scale),
         "seed": row.seed,
         "num_drafts": row.num_drafts,
-        "licences": [str(i) for i in licences.values_list("licence__public_id", flat=True)],
-        "decision": None
-        if decision is None
-        else {
-            "id": decision.pk,
-            "outcome": decision.outcome,
-            "reasons": decision.reasons,
-            "obligations": decision.obligations,
-        },
+        "licences": licences,
+        "decision": decision,
         "denial_reasons": [str(code) for code in row.denial_reasons],
         "cancel_reason": row.cancel_reason,
         "failure_reason": row.failure_reason,
-        "assets": [
-            {**asset, "public_id": str(asset["public_id"])}
-            for asset in assets.values(*_AssetSerializer.Meta.output_fields)
-        ],
+        "assets": [{**asset, "public_id": str(asset["public_id"])} for asset in assets],
         "created_at": _DATETIME.to_representation(row.created_at),
     }

@@ -20,9 +20,11 @@ from rightsdesk.accounts.models import User
 from rightsdesk.ledger.models import Entry, Reservation
 from rightsdesk.ledger.services import (
     ledger_post_reserved,
-    ledger_reserve,
+    ledger_reserve_plan,
+    ledger_reserve_planned,
     ledger_void_reservation,
 )
+from rightsdesk.ledger.types import FeeSpec
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.selectors import licence_fee_spec
 from rightsdesk.renders.models import Asset, RenderRequest
@@ -41,27 +43,48 @@ def reservation_key(asset_reference: str) -> str:
     return f"{asset_reference}:{USAGE_FEE}"
 
 
-def drafts_reserve(*, render_request: RenderRequest, licence: Licence, actor: User | None) -> int:
-    """Reserve every draft's usage fee, all or none (in the caller's transaction: a
-    ``budget_insufficient`` rolls the caller back). Also fixes when the drafts lapse."""
-    now = timezone.now()
-    render_request.drafts_expire_at = now + timedelta(days=settings.RIGHTSDESK_DRAFT_LIFETIME_DAYS)
-    draft_ids = draft_ids_assign(render_request)
-    if not licence.usage_fee_minor:
-        return 0
-    fee = licence_fee_spec(
-        licence=licence, kind=USAGE_FEE, fee_minor=licence.usage_fee_minor, at=now
-    )
-    for draft_id in draft_ids:
-        reference = f"asset:{draft_id}"
-        ledger_reserve(
-            fee=fee,
-            reference=reference,
-            idempotency_key=reservation_key(reference),
-            expires_at=render_request.drafts_expire_at,
-            actor=actor,
+def drafts_schedule(render_request: RenderRequest) -> list[UUID]:
+    """Choose the drafts' asset ids and when they lapse, once (a request written with them
+    keeps them); returns the ids."""
+    if render_request.drafts_expire_at is None:
+        render_request.drafts_expire_at = timezone.now() + timedelta(
+            days=settings.RIGHTSDESK_DRAFT_LIFETIME_DAYS
         )
-    return len(draft_ids)
+    return draft_ids_assign(render_request)
+
+
+def usage_fee_spec(licence: Licence) -> FeeSpec | None:
+    """Who is paid what of one draft's usage fee under ``licence`` now; None without one."""
+    if not licence.usage_fee_minor:
+        return None
+    return licence_fee_spec(
+        licence=licence, kind=USAGE_FEE, fee_minor=licence.usage_fee_minor, at=timezone.now()
+    )
+
+
+def drafts_reserve_plan(*, render_request: RenderRequest, licence: Licence) -> list:
+    """Every draft's usage-fee reservation, planned: read and checked, nothing locked."""
+    draft_ids = drafts_schedule(render_request)
+    fee = usage_fee_spec(licence)
+    if fee is None:
+        return []
+    return [
+        ledger_reserve_plan(
+            fee=fee,
+            reference=f"asset:{draft_id}",
+            idempotency_key=reservation_key(f"asset:{draft_id}"),
+            expires_at=render_request.drafts_expire_at,
+        )
+        for draft_id in draft_ids
+    ]
+
+
+def drafts_reserve_planned(plans: list, *, actor: User | None) -> int:
+    """Make the planned reservations, all or none (in the caller's savepoint: a
+    ``budget_insufficient`` must roll it back)."""
+    for plan in plans:
+        ledger_reserve_planned(plan, actor=actor)
+    return len(plans)
 
 
 def _reservation(asset_reference: str) -> Reservation | None:

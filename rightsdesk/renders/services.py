@@ -32,12 +32,17 @@ from uuid import UUID, uuid4
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from rightsdesk.accounts.models import User
-from rightsdesk.audit.services import audit_record
+from rightsdesk.audit.services import (
+    audit_deferred,
+    audit_deferred_discard,
+    audit_deferred_mark,
+    audit_record,
+)
 from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery, Obligation
 from rightsdesk.consent.models import ConsentKind
@@ -56,7 +61,12 @@ from rightsdesk.licensing.services import licence_return_drafts, licence_take_dr
 from rightsdesk.provenance.services import provenance_discard, provenance_sign
 from rightsdesk.provenance.types import Disclosure
 from rightsdesk.renders.errors import MultiLikenessUnsupported
-from rightsdesk.renders.fees import drafts_reserve, drafts_void
+from rightsdesk.renders.fees import (
+    drafts_reserve_plan,
+    drafts_reserve_planned,
+    drafts_schedule,
+    drafts_void,
+)
 from rightsdesk.renders.models import (
     MAX_DRAFTS,
     MAX_GUIDANCE,
@@ -426,36 +436,92 @@ def _create_and_decide(
         render_request_gate_query(render_request, approvals=frozenset(), links=[link])
     )
     render_request.decision_id = decision.decision_id
-    path = _submission_path(render_request, decision, [link])
-    # The intermediate states never exist outside this transaction: the row is written
-    # once, in the state the table leads to, and one audit event records the way there.
-    for source, target in itertools.pairwise(path):
-        check_transition("request", source, target)
-    render_request.status = path[-1]
-    if render_request.status in REQUEST_TERMINAL:
-        render_request.finished_at = timezone.now()
-    render_request.save(force_insert=True)
-    link.render_request = render_request
-    link.save(force_insert=True)
-    audit_record(
-        actor=requester,
-        action="render_request.submitted",
-        target=render_request,
-        payload={
-            "path": path,
-            "licences": list(submission.licences),
-            "likeness": str(likeness.public_id) if likeness else None,
-            "num_drafts": submission.num_drafts,
-            "decision": decision.decision_id,
-            "outcome": decision.outcome,
-            "codes": render_request.denial_reasons or decision.codes(),
-        },
-    )
+    # The row is written in the state the table leads to and one audit event records the
+    # way there. An allowed request is written queued, with its drafts taken; the licence
+    # and budget rows every submission under them waits for are updated after the inserts
+    # and the audit chain last, so they are held for the last few statements only.
+    with audit_deferred():
+        path = _submission_path(render_request, decision, [link])
+        if render_request.status == RequestStatus.QUEUED:
+            refusal = _take_drafts_and_reserve(render_request, [link], actor=requester)
+            if refusal:
+                path = _refused(render_request, link, refusal)
+        for source, target in itertools.pairwise(path):
+            check_transition("request", source, target)
+        audit_record(
+            actor=requester,
+            action="render_request.submitted",
+            target=render_request,
+            payload={
+                "path": path,
+                "licences": list(submission.licences),
+                "likeness": str(likeness.public_id) if likeness else None,
+                "num_drafts": submission.num_drafts,
+                "decision": decision.decision_id,
+                "outcome": decision.outcome,
+                "codes": render_request.denial_reasons or decision.codes(),
+            },
+        )
     if render_request.status == RequestStatus.QUEUED:
         transaction.on_commit(partial(_send_render_task, render_request.pk))
     if render_request.status == RequestStatus.AWAITING_BRIEF_APPROVAL:
         _ask_brief_approval(render_request, link)
+    # What it was written with (its decision, its licences, no drafts yet): the answer to
+    # the submission reads nothing back.
+    render_request.as_written = {
+        "decision": decision_output(decision),
+        "licences": [str(licence.public_id)],
+        "assets": [],
+    }
     return render_request
+
+
+def decision_output(decision: Decision) -> dict | None:
+    """The stored decision as the API shows its row, without reading it back: reasons and
+    obligations as their JSON forms, objects' keys in the order the database gives them."""
+    if not decision.decision_id:
+        return None
+    return {
+        "id": decision.decision_id,
+        "outcome": decision.outcome,
+        "reasons": _as_stored([reason.to_json() for reason in decision.reasons]),
+        "obligations": _as_stored([obligation.to_json() for obligation in decision.obligations]),
+    }
+
+
+def _as_stored(value: Any) -> Any:
+    """``value`` as a JSON column returns it. PostgreSQL's jsonb keeps an object's keys
+    shortest first, then by their bytes; SQLite keeps the text as written."""
+    value = json.loads(json.dumps(value))
+    return _jsonb_order(value) if connection.vendor == "postgresql" else value
+
+
+def _jsonb_order(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return {key: _jsonb_order(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [_jsonb_order(item) for item in value]
+    return value
+
+
+def _refused(render_request: RenderRequest, link: RenderRequestLicence, refusal: str) -> list[str]:
+    """An allowed request written queued found no drafts left or no budget for their fees:
+    it is denied with that reason instead (the rare way: one more statement for each row)."""
+    render_request.status = RequestStatus.DENIED
+    render_request.denial_reasons = [refusal]
+    render_request.spec_sha256 = ""
+    render_request.finished_at = timezone.now()
+    RenderRequest.objects.filter(pk=render_request.pk).update(
+        status=render_request.status,
+        denial_reasons=render_request.denial_reasons,
+        spec_sha256="",
+        draft_ids=[],
+        drafts_expire_at=None,
+        finished_at=render_request.finished_at,
+    )
+    RenderRequestLicence.objects.filter(pk=link.pk).update(drafts_taken=0)
+    return [RequestStatus.SUBMITTED, RequestStatus.DENIED]
 
 
 def _ask_brief_approval(render_request: RenderRequest, link: RenderRequestLicence) -> None:
@@ -478,20 +544,29 @@ def _ask_brief_approval(render_request: RenderRequest, link: RenderRequestLicenc
 def _submission_path(
     render_request: RenderRequest, decision: Decision, links: list[RenderRequestLicence]
 ) -> list[str]:
-    """The states a new request passes through at submission; an allowed one takes its
-    drafts on the way (none left: denied, ``draft_allowance_exhausted``)."""
+    """The states a new request passes through at submission, and its row and licence rows
+    written in the last of them. An allowed one is written queued with its drafts counted
+    as taken and its draft ids and spec hash fixed; the caller then takes them."""
     if decision.outcome == DENY:
         render_request.denial_reasons = decision.codes()
-        return [RequestStatus.SUBMITTED, RequestStatus.DENIED]
-    if decision.outcome != ALLOW:
-        return [RequestStatus.SUBMITTED, RequestStatus.AWAITING_BRIEF_APPROVAL]
-    refusal = _take_drafts_and_reserve(render_request, links, actor=render_request.requester)
-    if refusal:
-        render_request.denial_reasons = [refusal]
-        return [RequestStatus.SUBMITTED, RequestStatus.DENIED]
-    if decision.decision_id:
-        render_request.spec_sha256 = render_spec_sha256(render_request, links=links)
-    return [RequestStatus.SUBMITTED, RequestStatus.APPROVED, RequestStatus.QUEUED]
+        path = [RequestStatus.SUBMITTED, RequestStatus.DENIED]
+    elif decision.outcome != ALLOW:
+        path = [RequestStatus.SUBMITTED, RequestStatus.AWAITING_BRIEF_APPROVAL]
+    else:
+        drafts_schedule(render_request)
+        if decision.decision_id:
+            render_request.spec_sha256 = render_spec_sha256(render_request, links=links)
+        for link in links:
+            link.drafts_taken = render_request.num_drafts
+        path = [RequestStatus.SUBMITTED, RequestStatus.APPROVED, RequestStatus.QUEUED]
+    render_request.status = path[-1]
+    if render_request.status in REQUEST_TERMINAL:
+        render_request.finished_at = timezone.now()
+    render_request.save(force_insert=True)
+    for link in links:
+        link.render_request = render_request
+    RenderRequestLicence.objects.bulk_create(links)
+    return path
 
 
 def render_request_gate_query(
@@ -543,44 +618,31 @@ class _AllowanceExhausted(Exception):
     pass
 
 
-def _take_drafts(
-    render_request: RenderRequest, links: Sequence[RenderRequestLicence] | None = None
-) -> bool:
-    """Take the drafts from every licence of the request, all or none."""
-    if links is None:
-        links = list(render_request.licence_links.select_related("licence"))
+def _take_drafts_and_reserve(
+    render_request: RenderRequest, links: Sequence[RenderRequestLicence], *, actor: User | None
+) -> str:
+    """Take the drafts from every licence (one conditional UPDATE each) and reserve their
+    usage fees, all or none; returns "" or the refusal's code (``draft_allowance_exhausted``,
+    ``budget_insufficient``). Licence rows, then the budget's: the order every path that
+    holds both keeps. Sets the links' ``drafts_taken`` and the request's draft ids and lapse
+    time on the objects given; the caller writes what its rows do not hold yet."""
+    # Everything that only reads comes before the first lock.
+    plans = drafts_reserve_plan(render_request=render_request, licence=links[0].licence)
+    mark = audit_deferred_mark()
     try:
         with transaction.atomic():
             for link in links:
                 if not licence_take_drafts(licence=link.licence, count=render_request.num_drafts):
                     raise _AllowanceExhausted
-                link.drafts_taken = render_request.num_drafts
-                if link.pk is not None:
-                    RenderRequestLicence.objects.filter(pk=link.pk).update(
-                        drafts_taken=link.drafts_taken
-                    )
-    except _AllowanceExhausted:
+            drafts_reserve_planned(plans, actor=actor)
+    except (_AllowanceExhausted, BudgetInsufficient) as error:
+        audit_deferred_discard(mark)  # what the savepoint recorded rolled back with it
         for link in links:
             link.drafts_taken = 0
-        return False
-    return True
-
-
-def _take_drafts_and_reserve(
-    render_request: RenderRequest, links: Sequence[RenderRequestLicence], *, actor: User | None
-) -> str:
-    """Take the drafts from the allowance and reserve their usage fees, both or neither.
-    Returns "" or the refusal's code (``draft_allowance_exhausted``, ``budget_insufficient``)."""
-    try:
-        with transaction.atomic():
-            if not _take_drafts(render_request, links):
-                return REASON_ALLOWANCE
-            drafts_reserve(render_request=render_request, licence=links[0].licence, actor=actor)
-    except BudgetInsufficient as error:
-        for link in links:
-            link.drafts_taken = 0  # rolled back with the savepoint
         render_request.draft_ids, render_request.drafts_expire_at = [], None
-        return error.code
+        return error.code if isinstance(error, BudgetInsufficient) else REASON_ALLOWANCE
+    for link in links:
+        link.drafts_taken = render_request.num_drafts
     return ""
 
 
@@ -611,6 +673,9 @@ def render_request_approve_and_queue(
     if links is None:
         links = list(render_request.licence_links.select_related("licence"))
     refusal = _take_drafts_and_reserve(render_request, links, actor=actor)
+    if not refusal:
+        for link in links:
+            RenderRequestLicence.objects.filter(pk=link.pk).update(drafts_taken=link.drafts_taken)
     if refusal:
         render_request.denial_reasons = [refusal]
         RenderRequest.objects.filter(pk=render_request.pk).update(denial_reasons=[refusal])

@@ -298,8 +298,12 @@ def talent_data_key_destroy(
     key.wrapped_key = b""
     key.destroyed_at = now
     key.save(update_fields=["wrapped_key", "destroyed_at"])
-    event = audit_record(
-        actor=actor, action="talent.data_key_destroyed", target=talent, payload=payload
+    event = audit_record(  # appended now: the certificate names its sequence
+        actor=actor,
+        action="talent.data_key_destroyed",
+        target=talent,
+        payload=payload,
+        deferrable=False,
     )
     return DestructionCertificate.objects.create(
         talent=talent,

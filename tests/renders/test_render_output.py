@@ -47,6 +47,9 @@ def test_hand_written_output_matches_the_serializer_for_every_outcome():
         actor=world.staff,
     )
     queued = _submit(world, seed=9, guidance_scale=7.5, negative_prompt="blurry")
+    # (the submission's answer is written from what the service wrote, before any draft)
+    written_at_submission = JSONRenderer().render(_output(queued, reload=False))
+    assert written_at_submission == _serialized(queued)
     AssetFactory(render_request=queued, index=1, width=64, height=64, seed=10, image_sha256="ab")
     AssetFactory(render_request=queued, index=0)
     denied = _submit(world, brief="A model in lingerie on a pier")
@@ -56,6 +59,8 @@ def test_hand_written_output_matches_the_serializer_for_every_outcome():
         "denied",
         "awaiting_brief_approval",
     )
+    del queued.as_written  # its drafts exist now: a later answer reads them
+    assert b'"index":1' in JSONRenderer().render(_output(queued, reload=False))
 
     for render_request in (queued, denied, awaiting):
         # When the API writes it, from the service's instance and from a fresh read
