@@ -183,10 +183,13 @@ class _Parser:
         if not isinstance(value, str):
             self.fail(name, "An ISO 8601 date-time is required.")
             return epoch
-        parsed = parse_datetime(value)
-        if parsed is None and (day := parse_date(value)) is not None:
-            # A bare date means the start of that day in UTC.
+        # A bare date means the start of that day in UTC. Checked first: on Python 3.11
+        # parse_datetime reads "2026-06-01" too, as a naive midnight, refused below.
+        day = parse_date(value) if len(value) == 10 else None
+        if day is not None:
             parsed = datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
+        else:
+            parsed = parse_datetime(value)
         if parsed is None or parsed.tzinfo is None:
             self.fail(name, "An ISO 8601 date-time with a UTC offset is required.")
             return epoch

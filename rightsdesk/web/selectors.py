@@ -1,16 +1,26 @@
 """Reads the pages need that the apps' selectors do not offer as such. Each one is built
 on those selectors, so a page sees exactly what the API shows the same user."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
-from django.utils import timezone
+from django.db.models import F, QuerySet
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from rightsdesk.accounts.models import User
-from rightsdesk.agreements.models import Agreement, AgreementVersion
-from rightsdesk.agreements.selectors import agreement_active_version, agreement_list_visible_to
+from rightsdesk.agreements.models import Agreement, AgreementVersion, Category, CategoryPolicy
+from rightsdesk.agreements.selectors import (
+    agreement_active_version,
+    agreement_list_visible_to,
+    user_is_brand_legal,
+)
+from rightsdesk.agreements.taxonomy import category_list
 from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_types import RENDER, Decision, GateQuery
 from rightsdesk.core.errors import PermissionDenied
@@ -27,11 +37,12 @@ from rightsdesk.renders.selectors import (
     asset_list_visible_to,
     brand_licences,
     campaign_brand_of,
+    render_request_links,
     render_request_list_visible_to,
 )
 from rightsdesk.renders.states import AssetStatus, RequestStatus
-from rightsdesk.talent.models import Talent
-from rightsdesk.talent.selectors import talent_list_visible_to
+from rightsdesk.talent.models import CaptureSession, Talent
+from rightsdesk.talent.selectors import capture_session_list_visible_to, talent_list_visible_to
 
 
 def talents_decided_for(*, user: User) -> list[Talent]:
@@ -179,7 +190,7 @@ def _last_periods(months: int) -> list[str]:
     today = timezone.now()
     year, month = today.year, today.month
     periods = []
-    for _ in range(months):
+    for _month in range(months):
         periods.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return periods[::-1]
@@ -206,3 +217,389 @@ def agreement_rows(*, user: User) -> list[AgreementRow]:
         soon = ends is not None and now <= ends <= now + EXPIRING_SOON
         rows.append(AgreementRow(agreement=agreement, version=version, expiring_soon=soon))
     return rows
+
+
+# --- an agreement's versions, read as plain words -------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermChange:
+    """One term that differs between two versions, in plain words for the page."""
+
+    term: str
+    old: str
+    new: str
+
+
+def _days(n: int) -> str:
+    return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
+
+
+def _hours(n: int) -> str:
+    return ngettext("%(n)d hour", "%(n)d hours", n) % {"n": n}
+
+
+def _day(value: datetime) -> str:
+    # The page writes every instant in UTC; a term that starts mid-day keeps its time.
+    value = value.astimezone(UTC)
+    if value.time() == datetime.min.time():
+        return dateformat.format(value, "j M Y")
+    return dateformat.format(value, "j M Y, H:i") + " UTC"
+
+
+def _percent(bps: int) -> str:
+    text = f"{Decimal(bps) / 100:f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+
+
+def _yes_no(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+def _policy(value: str | None) -> str:
+    return {
+        CategoryPolicy.Policy.ALLOWED: _("allowed"),
+        CategoryPolicy.Policy.WITH_APPROVAL: _("allowed with the talent's approval"),
+        CategoryPolicy.Policy.NEVER: _("never"),
+        None: _("not named (so it needs the talent's approval)"),
+    }[value]
+
+
+def territories_text(spec: dict, *, translated: bool = True) -> str:
+    """``{"include": ["EU"], "exclude": ["FR"]}`` as "EU except FR" (``translated``
+    False: the English word, which ``TerritorySpec.from_text`` reads back)."""
+    text = ", ".join(spec.get("include") or [])
+    if spec.get("exclude"):
+        word = _("except") if translated else "except"
+        text += f" {word} " + ", ".join(spec["exclude"])
+    return text
+
+
+# The scalar terms of a version, in the order a reader expects them, with how to write each.
+_SCALAR_TERMS: tuple[tuple[str, Callable[[], str], Callable[[Any], str]], ...] = (
+    ("effective_from", lambda: _("Starts"), _day),
+    ("effective_to", lambda: _("Ends"), _day),
+    ("jurisdiction", lambda: _("Governing law"), str),
+    ("talent_had_counsel", lambda: _("Talent advised by counsel"), _yes_no),
+    ("talent_had_union", lambda: _("Talent represented by a union"), _yes_no),
+    ("max_licence_term_days", lambda: _("Longest licence"), _days),
+    ("withdrawal_notice_days", lambda: _("Notice for a contractual withdrawal"), _days),
+    ("run_off_days", lambda: _("Run-off after a withdrawal"), _days),
+    ("client_agency_fee_bps", lambda: _("Client agency fee (on top, paid by the brand)"), _percent),
+    (
+        "approval_window_hours",
+        lambda: _("Approval window (then silence counts as approval)"),
+        _hours,
+    ),
+)
+
+
+def _version_terms(version: AgreementVersion) -> dict[str, tuple[str, Any, Callable]]:
+    """``key -> (plain label, raw value, how to write it)`` from the version's own rows
+    (its columns, category policies and exclusivities), which are what the gate reads."""
+    terms = {key: (label(), getattr(version, key), write) for key, label, write in _SCALAR_TERMS}
+    for row in version.category_policies.all():
+        label = _("Category: %(name)s") % {"name": _(row.category.name)}
+        terms[f"policy:{row.category.slug}"] = (label, row.policy, _policy)
+    for row in version.exclusivities.all():
+        spec = {
+            "include": sorted(row.territories.get("include") or []),
+            "exclude": sorted(row.territories.get("exclude") or []),
+        }
+        key = f"exclusivity:{row.category.slug}:{spec['include']}:{spec['exclude']}"
+        label = _("Exclusivity: %(category)s in %(territories)s") % {
+            "category": _(row.category.name),
+            "territories": territories_text(spec),
+        }
+        terms[key] = (label, (row.starts_at, row.ends_at), _period)
+    return terms
+
+
+def _period(value: tuple[datetime, datetime]) -> str:
+    return f"{_day(value[0])} – {_day(value[1])}"
+
+
+def agreement_terms_changes(
+    *, old: AgreementVersion, new: AgreementVersion, with_document: bool
+) -> list[TermChange]:
+    """Which terms ``new`` changes against ``old``, old value -> new value in plain words.
+    A term one side lacks reads as its default ("not named", "none"). ``with_document``
+    adds a line when the signed document changed (not for a summary-only viewer)."""
+    before, after = _version_terms(old), _version_terms(new)
+    changes = []
+    for key in sorted(before.keys() | after.keys(), key=lambda k: _reading_order(k, before, after)):
+        label, _value, write = before.get(key) or after[key]
+        old_value = before[key][1] if key in before else None
+        new_value = after[key][1] if key in after else None
+        if old_value == new_value:
+            continue
+        changes.append(
+            TermChange(
+                term=label, old=_absent(key, old_value, write), new=_absent(key, new_value, write)
+            )
+        )
+    if with_document and old.document_sha256 != new.document_sha256:
+        changes.append(
+            TermChange(term=_("Signed document"), old=_("earlier text"), new=_("new text"))
+        )
+    return changes
+
+
+def _reading_order(key: str, *terms: dict) -> tuple[int, str]:
+    """The scalar terms in their fixed order, then category policies and exclusivities,
+    each group by its label."""
+    scalar = [name for name, _label, _write in _SCALAR_TERMS]
+    if key in scalar:
+        return scalar.index(key), ""
+    label = next(t[key][0] for t in terms if key in t)
+    return (100 if key.startswith("policy:") else 200), label
+
+
+def _absent(key: str, value: Any, write: Callable) -> str:
+    if value is not None:
+        return write(value)
+    return _policy(None) if key.startswith("policy:") else _("none")
+
+
+def agreement_versions_with_changes(
+    *, agreement: Agreement, with_document: bool
+) -> list[tuple[AgreementVersion, list[TermChange] | None]]:
+    """The versions newest first, each with what it changed against the one before it
+    (None for version 1, which changes nothing)."""
+    versions = list(
+        agreement.versions.prefetch_related(
+            "category_policies__category", "exclusivities__category"
+        ).order_by("number")
+    )
+    paired = [
+        (
+            version,
+            agreement_terms_changes(old=previous, new=version, with_document=with_document)
+            if previous is not None
+            else None,
+        )
+        for previous, version in zip([None, *versions], versions, strict=False)
+    ]
+    return paired[::-1]
+
+
+def agreement_current_version(*, agreement: Agreement) -> AgreementVersion | None:
+    """The version an amendment starts from: the active one, else the latest."""
+    return (
+        agreement_active_version(agreement=agreement)
+        or agreement.versions.order_by("-number").first()
+    )
+
+
+def version_exclusivity_lines(*, version: AgreementVersion) -> list[str]:
+    """The version's exclusivities as the amendment form writes them, one a line:
+    "category; territories; from; to" (a bare date when the instant is midnight UTC)."""
+    lines = []
+    for row in version.exclusivities.select_related("category").order_by("starts_at", "pk"):
+        lines.append(
+            "; ".join(
+                (
+                    row.category.slug,
+                    territories_text(row.territories, translated=False),
+                    _instant_text(row.starts_at),
+                    _instant_text(row.ends_at),
+                )
+            )
+        )
+    return lines
+
+
+def _instant_text(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+
+
+def version_policies(*, version: AgreementVersion) -> dict[str, str]:
+    """``category slug -> policy`` as the version's rows hold them."""
+    return dict(version.category_policies.values_list("category__slug", "policy"))
+
+
+@dataclass(frozen=True)
+class LicenceEvidenceRow:
+    """A licence under an agreement, with its released images (each has its own pack)."""
+
+    licence: Licence
+    released: list[Asset]
+
+
+def agreement_licence_rows(*, user: User, agreement: Agreement) -> list[LicenceEvidenceRow]:
+    """The licences under ``agreement`` that ``user`` may see, newest first, each with the
+    released assets ``user`` may see."""
+    licences = list(licence_list_visible_to(user=user).filter(agreement=agreement))
+    released = (
+        asset_list_visible_to(user=user)
+        .filter(
+            status=AssetStatus.RELEASED,
+            render_request__licence_links__licence__in=[licence.pk for licence in licences],
+        )
+        .annotate(under_licence_id=F("render_request__licence_links__licence_id"))
+        .order_by("released_at", "pk")
+    )
+    by_licence: dict[int, list[Asset]] = {}
+    for asset in released:
+        by_licence.setdefault(asset.under_licence_id, []).append(asset)
+    return [
+        LicenceEvidenceRow(licence=licence, released=by_licence.get(licence.pk, []))
+        for licence in licences
+    ]
+
+
+# --- capture sessions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    """A capture session's metadata for its talent's side: never an image or its bytes."""
+
+    session: CaptureSession
+    capture_fee: str
+    training_fee: str
+    agreement: Agreement | None  # None when there is none, or the viewer cannot open it
+
+
+def capture_session_rows(*, user: User) -> list[CaptureRow]:
+    """The capture sessions ``user`` may see (``capture_session_list_visible_to``), latest
+    first, with their fees as money and the agreement each was commissioned under."""
+    sessions = list(capture_session_list_visible_to(user=user).select_related("agreement"))
+    agreement_ids = {s.agreement_id for s in sessions if s.agreement_id is not None}
+    visible = set(
+        agreement_list_visible_to(user=user)
+        .filter(pk__in=agreement_ids)
+        .values_list("pk", flat=True)
+    )
+    return [
+        CaptureRow(
+            session=session,
+            capture_fee=money_format(session.capture_fee_minor, session.fee_currency),
+            training_fee=money_format(session.training_fee_minor, session.fee_currency),
+            agreement=session.agreement if session.agreement_id in visible else None,
+        )
+        for session in sessions
+    ]
+
+
+# --- who is blocking a render request ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Who the request waits for, to do what, until when, and what happens then."""
+
+    who: str
+    what: str
+    until: datetime | None
+    then: str
+
+
+def _talents_text(render_request: RenderRequest) -> str:
+    return ", ".join(str(link.talent) for link in render_request_links(render_request))
+
+
+def request_blockers(*, render_request: RenderRequest, assets: list[Asset]) -> list[Blocker]:
+    """What the request waits for now: the talent's side for a held brief (no deadline)
+    and for selected images (until each batch's deemed-approval deadline), and the brand
+    for drafts not yet released before they expire."""
+    blockers = []
+    talents = _talents_text(render_request)
+    if render_request.status == RequestStatus.AWAITING_BRIEF_APPROVAL:
+        asked = [
+            reason.get("message", "")
+            for reason in (render_request.decision.reasons if render_request.decision else [])
+            if reason.get("approval")
+        ]
+        what = _("Approve the brief")
+        if asked:
+            what += ": " + "; ".join(asked)
+        blockers.append(
+            Blocker(
+                who=_("%(talents)s's side: the talent, or an agent who may negotiate uses")
+                % {"talents": talents},
+                what=what,
+                until=None,
+                then=_("No deadline: nothing is rendered until they decide."),
+            )
+        )
+    blockers.extend(_output_blockers(assets=assets, talents=talents))
+    waiting_on_brand = [
+        a
+        for a in assets
+        if a.status in (AssetStatus.DRAFT, AssetStatus.APPROVED, AssetStatus.DEEMED_APPROVED)
+    ]
+    if waiting_on_brand and render_request.drafts_expire_at:
+        blockers.append(
+            Blocker(
+                who=_("The brand's campaign manager"),
+                what=ngettext(
+                    "Select or release %(n)d image",
+                    "Select or release %(n)d images",
+                    len(waiting_on_brand),
+                )
+                % {"n": len(waiting_on_brand)},
+                until=render_request.drafts_expire_at,
+                then=_("Images not released by then expire, and their reserved fees are freed."),
+            )
+        )
+    return blockers
+
+
+def _output_blockers(*, assets: list[Asset], talents: str) -> list[Blocker]:
+    """One line per deemed-approval deadline (a batch selected together shares one)."""
+    by_due: dict[datetime | None, list[Asset]] = {}
+    for asset in assets:
+        if asset.status == AssetStatus.AWAITING_OUTPUT_APPROVAL:
+            by_due.setdefault(asset.approval_due_at, []).append(asset)
+    blockers = []
+    for due, batch in sorted(by_due.items(), key=lambda item: (item[0] is None, item[0] or 0)):
+        drafts = ", ".join(str(asset.index + 1) for asset in batch)
+        blockers.append(
+            Blocker(
+                who=_("%(talents)s's side: the talent, or an agent who may approve outputs")
+                % {"talents": talents},
+                what=ngettext(
+                    "Approve or reject %(n)d selected image (draft %(drafts)s)",
+                    "Approve or reject %(n)d selected images (drafts %(drafts)s)",
+                    len(batch),
+                )
+                % {"n": len(batch), "drafts": drafts},
+                until=due,
+                then=_("Silence until then counts as approval (deemed approval)."),
+            )
+        )
+    return blockers
+
+
+def agreement_may_draft(*, user: User, agreement: Agreement) -> bool:
+    """Whether ``user`` may amend ``agreement`` and propose licences under it: the brand's
+    legal team (agreement_amend also lets staff amend; they work in the admin)."""
+    return user_is_brand_legal(user=user, brand_id=agreement.brand_id)
+
+
+def version_category_terms(*, version: AgreementVersion) -> list[tuple[str, str]]:
+    """The version's category policies and exclusivities in plain words, reading order."""
+    terms = _version_terms(version)
+    keys = sorted(
+        (key for key in terms if key.startswith(("policy:", "exclusivity:"))),
+        key=lambda key: _reading_order(key, terms),
+    )
+    return [(terms[key][0], terms[key][2](terms[key][1])) for key in keys]
+
+
+def licensable_categories() -> list[Category]:
+    """The taxonomy less the global "never" categories and those inside them (nudity,
+    minors): no agreement can allow them, so the proposal form does not offer them."""
+    categories = category_list()
+    by_id = {category.pk: category for category in categories}
+
+    def never(category: Category | None) -> bool:
+        while category is not None:
+            if category.global_policy == Category.GlobalPolicy.NEVER:
+                return True
+            category = by_id.get(category.parent_id)
+        return False
+
+    return [category for category in categories if not never(category)]

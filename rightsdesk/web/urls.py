@@ -19,6 +19,21 @@ urlpatterns = [
     path("market/", views.market, name="market"),
     path("agreements/", views.agreement_list, name="agreement-list"),
     path("agreements/<uuid:public_id>/", views.agreement_detail, name="agreement-detail"),
+    path(
+        "agreements/<uuid:public_id>/versions/<int:number>/sign/",
+        views.agreement_sign_view,
+        name="agreement-sign",
+    ),
+    path("agreements/<uuid:public_id>/amend/", views.agreement_amend_view, name="agreement-amend"),
+    path(
+        "agreements/<uuid:public_id>/licences/new/",
+        views.licence_propose_view,
+        name="licence-propose",
+    ),
+    path(
+        "agreements/<uuid:public_id>/evidence/", views.agreement_evidence, name="agreement-evidence"
+    ),
+    path("capture-sessions/", views.capture_sessions, name="capture-sessions"),
     path("notices/", views.notices, name="notices"),
     path("consents/", views.consents, name="consents"),
     path("twin/", views.twin, name="twin"),

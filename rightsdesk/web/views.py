@@ -1,4 +1,4 @@
-"""Server-rendered pages for the talent side and the campaign manager.
+"""Server-rendered pages for the talent side, brand legal and the campaign manager.
 
 Every page reads through the apps' selectors and writes through their services, exactly
 as the API does: a foreign object is a 404 page, a refused action a message on the page it
@@ -7,23 +7,34 @@ the live dry run while a brief is typed and the progress that refreshes while re
 """
 
 import dataclasses
+import tempfile
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from rightsdesk.agreements.models import Agreement, AgreementVersion
 from rightsdesk.agreements.selectors import (
     agreement_get_visible_to,
+    agreement_version_get,
     agreement_viewer,
     signature_evidence_visible,
 )
+from rightsdesk.agreements.services import agreement_amend, agreement_sign, agreement_signatory
+from rightsdesk.agreements.taxonomy import category_list
+from rightsdesk.agreements.terms import AgreementTerms
+from rightsdesk.audit.apis import EVIDENCE_SPOOL_BYTES  # the API's spool size
+from rightsdesk.audit.evidence import evidence_pack_export
+from rightsdesk.audit.evidence_selectors import evidence_may_take, evidence_subject_get_visible_to
 from rightsdesk.consent.screening import APPEARANCE_LIMIT_PHRASES
 from rightsdesk.consent.selectors import (
     creation_consent_get_visible_to,
@@ -38,8 +49,10 @@ from rightsdesk.licensing.services import (
     licence_accept,
     licence_counter,
     licence_decline,
+    licence_propose,
     licence_terms,
 )
+from rightsdesk.licensing.terms import LicenceTerms, UsageTerms
 from rightsdesk.renders.outputs import (
     asset_release,
     asset_report_publication,
@@ -69,17 +82,28 @@ from rightsdesk.talent.training import (
     likeness_sign_off,
 )
 from rightsdesk.web import forms
+from rightsdesk.web.explain import refusal_lines
 from rightsdesk.web.selectors import (
+    agreement_current_version,
+    agreement_licence_rows,
+    agreement_may_draft,
     agreement_rows,
+    agreement_versions_with_changes,
     briefs_awaiting_approval,
+    capture_session_rows,
     earnings_by_month,
     licence_offers,
     licences_to_render_under,
+    licensable_categories,
     market_rows,
     notices_for,
     outputs_awaiting_approval,
     render_dry_run,
+    request_blockers,
     talents_decided_for,
+    version_category_terms,
+    version_exclusivity_lines,
+    version_policies,
 )
 
 # While a request is in one of these, its page refreshes its progress (htmx polling).
@@ -417,21 +441,332 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/agreement_list.html", {"rows": agreement_rows(user=request.user)})
 
 
-@login_required
-def agreement_detail(request: HttpRequest, public_id) -> HttpResponse:
-    """Versions and signatures; signature evidence (IP, user agent) only for its signer
-    and staff, and nothing of either for a campaign manager, as in the API."""
-    agreement = _get(agreement_get_visible_to, user=request.user, public_id=public_id)
-    viewer = agreement_viewer(user=request.user, agreement=agreement)
-    versions = []
-    for version in agreement.versions.order_by("-number"):
+# Who signs, in the words the page uses for a missing signature.
+PARTY_WORDS = {
+    "principal": _lazy(
+        "the talent's side (the talent, a guardian, the estate or an agent with signing power)"
+    ),
+    "brand_legal": _lazy("the brand's legal team"),
+}
+
+
+def _signing_party(user, agreement) -> str | None:
+    """The party ``user`` signs ``agreement`` as, or None, as the API's ``may_sign_as``."""
+    try:
+        party, _role = agreement_signatory(agreement=agreement, user=user)
+    except ApplicationError:
+        return None
+    return party
+
+
+def _version_rows(request: HttpRequest, agreement, viewer) -> list[dict]:
+    party = _signing_party(request.user, agreement)
+    rows = []
+    for version, changes in agreement_versions_with_changes(
+        agreement=agreement, with_document=not viewer.summary_only
+    ):
         signatures = [
             (signature, signature_evidence_visible(user=request.user, signature=signature))
             for signature in version.signatures.select_related("signer").order_by("signed_at")
         ]
-        versions.append((version, [] if viewer.summary_only else signatures))
-    context = {"agreement": agreement, "versions": versions, "viewer": viewer}
+        signed = {signature.party for signature, _evidence in signatures}
+        awaiting = version.status == AgreementVersion.Status.AWAITING_SIGNATURES
+        rows.append(
+            {
+                "version": version,
+                "changes": changes,
+                "category_terms": version_category_terms(version=version),
+                "signatures": [] if viewer.summary_only else signatures,
+                "missing": [PARTY_WORDS[p] for p in ("brand_legal", "principal") if p not in signed]
+                if awaiting and not viewer.summary_only
+                else [],
+                "may_sign": awaiting and party is not None and party not in signed,
+            }
+        )
+    return rows
+
+
+@login_required
+def agreement_detail(request: HttpRequest, public_id) -> HttpResponse:
+    """Versions newest first, each with what it changed against the one before, and its
+    signatures; signature evidence (IP, user agent) only for its signer and staff, and
+    nothing of either for a campaign manager, as in the API. Below, the licences under the
+    agreement with their evidence packs."""
+    agreement = _get(agreement_get_visible_to, user=request.user, public_id=public_id)
+    viewer = agreement_viewer(user=request.user, agreement=agreement)
+    drafts = agreement_may_draft(user=request.user, agreement=agreement)
+    context = {
+        "agreement": agreement,
+        "versions": _version_rows(request, agreement, viewer),
+        "viewer": viewer,
+        "may_amend": drafts and agreement.status != Agreement.Status.TERMINATED,
+        "may_propose": drafts and agreement.status == Agreement.Status.ACTIVE,
+        "licences": agreement_licence_rows(user=request.user, agreement=agreement),
+        "evidence": evidence_may_take(user=request.user),
+    }
     return render(request, "web/agreement_detail.html", context)
+
+
+def _explain(request: HttpRequest, exc: ApplicationError, **kwargs) -> list[str]:
+    """A service's refusal as plain-word messages on the page; the lines, for a form."""
+    lines = refusal_lines(exc, **kwargs)
+    for line in lines:
+        messages.error(request, line)
+    return lines
+
+
+@login_required
+@require_POST
+def agreement_sign_view(request: HttpRequest, public_id, number: int) -> HttpResponse:
+    """Sign one version with the hash the page showed; IP, user agent and the session
+    are kept as evidence, as the API keeps them."""
+    agreement = _get(agreement_get_visible_to, user=request.user, public_id=public_id)
+    version = _get(agreement_version_get, agreement=agreement, number=number)
+    form = forms.SignForm(request.POST)
+    back = redirect("web:agreement-detail", public_id=agreement.public_id)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return back
+    try:
+        agreement_sign(
+            version=version,
+            actor=request.user,
+            signed_sha256=form.cleaned_data["signed_sha256"],
+            authentication_method="session",
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except NotFound:
+        raise Http404
+    except ApplicationError as exc:
+        _explain(request, exc)
+        return back
+    version.refresh_from_db()
+    if version.status == AgreementVersion.Status.ACTIVE:
+        messages.success(
+            request,
+            _("Version %(n)d signed by every party: it is now in force.") % {"n": version.number},
+        )
+    else:
+        messages.success(
+            request,
+            _("Version %(n)d signed. It comes into force once the other party signs it.")
+            % {"n": version.number},
+        )
+    return back
+
+
+def _drafting(request: HttpRequest, public_id):
+    agreement = _get(agreement_get_visible_to, user=request.user, public_id=public_id)
+    if not agreement_may_draft(user=request.user, agreement=agreement):
+        raise PermissionDenied
+    return agreement
+
+
+def _amend_initial(version) -> dict:
+    initial = {
+        name: getattr(version, name)
+        for name in (
+            "jurisdiction",
+            "max_licence_term_days",
+            "withdrawal_notice_days",
+            "run_off_days",
+            "client_agency_fee_bps",
+            "approval_window_hours",
+            "talent_had_counsel",
+            "talent_had_union",
+        )
+    }
+    initial["effective_from"] = version.effective_from.astimezone(UTC).date()
+    initial["effective_to"] = version.effective_to.astimezone(UTC).date()
+    initial["exclusivities"] = "\n".join(version_exclusivity_lines(version=version))
+    for slug, policy in version_policies(version=version).items():
+        initial[f"policy_{slug}"] = policy
+    return initial
+
+
+@login_required
+def agreement_amend_view(request: HttpRequest, public_id) -> HttpResponse:
+    """Draft version n+1 from the current one with changed terms (brand legal). The
+    current version stays in force until every party has signed the new one."""
+    agreement = _drafting(request, public_id)
+    current = agreement_current_version(agreement=agreement)
+    if current is None:
+        raise Http404
+    categories = category_list()
+    if request.method != "POST":
+        form = forms.AgreementAmendForm(initial=_amend_initial(current), categories=categories)
+        return _amend_page(request, agreement, current, form, [])
+    form = forms.AgreementAmendForm(request.POST, request.FILES, categories=categories)
+    if not form.is_valid():
+        messages.error(request, _("Some fields need correcting: see below."))
+        return _amend_page(request, agreement, current, form, [])
+    keep = {"effective_from": current.effective_from, "effective_to": current.effective_to}
+    try:
+        version = agreement_amend(
+            agreement=agreement,
+            document=form.cleaned_data["document"],
+            terms=AgreementTerms.from_json(form.terms_json(keep=keep)),
+            actor=request.user,
+        )
+    except NotFound:
+        raise Http404
+    except ApplicationError as exc:
+        labels = {name: field.label for name, field in form.fields.items()}
+        lines = _explain(request, exc, labels=labels)
+        return _amend_page(request, agreement, current, form, lines)
+    messages.success(
+        request,
+        _(
+            "Version %(n)d drafted. Every party signs it; until then version %(current)d "
+            "stays in force."
+        )
+        % {"n": version.number, "current": current.number},
+    )
+    return redirect("web:agreement-detail", public_id=agreement.public_id)
+
+
+def _amend_page(request, agreement, current, form, refusal: list[str]) -> HttpResponse:
+    context = {"agreement": agreement, "current": current, "form": form, "refusal": refusal}
+    return render(request, "web/agreement_amend.html", context)
+
+
+def _first_moment(day: date) -> datetime:
+    """A licence's first day as an instant: now if it is today, else its start (UTC)."""
+    now = timezone.now()
+    return now if day == now.date() else datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _after(day: date | None) -> datetime | None:
+    """The end of a last day: the start of the next one (UTC)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) if day else None
+
+
+def _proposal_terms(form: forms.LicenceProposalForm, usage) -> LicenceTerms:
+    data = form.cleaned_data
+    currency = data["currency"]
+    lines = [line.strip() for line in data["product_lines"].split(",") if line.strip()]
+    return LicenceTerms(
+        campaign=data["campaign"],
+        use_description=data["use_description"],
+        purpose=data["purpose"],
+        advertiser=data["advertiser"],
+        product_lines=tuple(lines),
+        category=data["category"],
+        usage=tuple(
+            UsageTerms(
+                medium=row["medium"],
+                territories=row["territories"],
+                duration_days=row["duration_days"],
+                quantity=row["quantity"],
+            )
+            for row in (f.cleaned_data for f in usage.forms)
+            if row
+        ),
+        currency=currency,
+        buyout_minor=form.minor(data["buyout"], currency),
+        usage_fee_minor=form.minor(data["usage_fee"], currency),
+        draft_allowance=data["draft_allowance"],
+        brief_approval_required=data["brief_approval_required"],
+        starts_at=_first_moment(data["starts_on"]),
+        ends_at=_after(data["ends_on"]),
+        offer_expires_at=_after(data.get("offer_expires_on")),
+    )
+
+
+@login_required
+def licence_propose_view(request: HttpRequest, public_id) -> HttpResponse:
+    """Brand legal proposes a licence under an active agreement. A refusal is explained
+    on the form from the error's code and fields only (refusal_lines), so it never names
+    another brand."""
+    agreement = _drafting(request, public_id)
+    categories = licensable_categories()
+    data = request.POST if request.method == "POST" else None
+    today = timezone.now().date()
+    form = forms.LicenceProposalForm(
+        data,
+        categories=categories,
+        initial={"advertiser": agreement.brand.name, "starts_on": today},
+    )
+    usage = forms.UsageFormSet(data, prefix="usage")
+    if data is None:
+        return _propose_page(request, agreement, form, usage, [])
+    if not (form.is_valid() and usage.is_valid()):
+        messages.error(request, _("Some fields need correcting: see below."))
+        return _propose_page(request, agreement, form, usage, [])
+    try:
+        licence = licence_propose(
+            agreement=agreement, terms=_proposal_terms(form, usage), actor=request.user
+        )
+    except NotFound:
+        raise Http404
+    except ApplicationError as exc:
+        names = dict(form.fields["category"].choices)
+        lines = _explain(
+            request,
+            exc,
+            labels=forms.PROPOSAL_LABELS,
+            category=str(names.get(form.cleaned_data["category"], "")),
+        )
+        return _propose_page(request, agreement, form, usage, lines)
+    messages.success(
+        request, _("Licence proposed. The talent's side reads its deal memo and answers.")
+    )
+    return redirect("web:licence-detail", public_id=licence.public_id)
+
+
+def _propose_page(request, agreement, form, usage, refusal: list[str]) -> HttpResponse:
+    context = {"agreement": agreement, "form": form, "usage": usage, "refusal": refusal}
+    return render(request, "web/licence_propose.html", context)
+
+
+@login_required
+def agreement_evidence(request: HttpRequest, public_id) -> HttpResponse:
+    """The evidence pack of a licence (``?licence=``) or asset (``?asset=``) under this
+    agreement, as GET /api/v1/evidence-packs/ gives it: the same scoping (404), the same
+    roles (else a message), the export audited, the zip as an attachment."""
+    agreement = _get(agreement_get_visible_to, user=request.user, public_id=public_id)
+    kind = "licence" if "licence" in request.GET else "asset" if "asset" in request.GET else ""
+    if not kind or ("licence" in request.GET and "asset" in request.GET):
+        raise Http404
+    try:
+        subject = evidence_subject_get_visible_to(user=request.user, **{kind: request.GET[kind]})
+    except NotFound:
+        raise Http404
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("web:agreement-detail", public_id=agreement.public_id)
+    # The link lives on this agreement's page; a group shot's pack also covers the other
+    # talents' licences, which evidence_subject_get_visible_to already let the user see.
+    if not any(licence.agreement_id == agreement.pk for licence in subject.licences):
+        raise Http404
+    # Not a context manager: FileResponse closes it once the body is sent.
+    spool = tempfile.SpooledTemporaryFile(max_size=EVIDENCE_SPOOL_BYTES)  # noqa: SIM115
+    try:
+        pack = evidence_pack_export(subject=subject, viewer=request.user, out=spool)
+    except ApplicationError as exc:
+        spool.close()
+        messages.error(request, exc.message)
+        return redirect("web:agreement-detail", public_id=agreement.public_id)
+    spool.seek(0)
+    response = FileResponse(
+        spool,
+        as_attachment=True,
+        filename=f"evidence-{subject.kind}-{subject.target.public_id}.zip",
+        content_type="application/zip",
+    )
+    response["X-Evidence-Manifest-SHA256"] = pack.manifest_sha256
+    return response
+
+
+# --- capture sessions -----------------------------------------------------------------------
+
+
+@login_required
+def capture_sessions(request: HttpRequest) -> HttpResponse:
+    """The talent side's capture sessions: metadata and fees only, never an image."""
+    rows = capture_session_rows(user=request.user)
+    return render(request, "web/capture_sessions.html", {"rows": rows})
 
 
 # --- the campaign manager -------------------------------------------------------------------
@@ -540,6 +875,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
             "live": render_request.status in LIVE_STATUSES,
             "selectable": [a for a in assets if a.status == AssetStatus.DRAFT],
             "releasable": RELEASABLE,
+            "blockers": request_blockers(render_request=render_request, assets=assets),
             "publication_form": forms.PublicationForm(),
         },
     )

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from rightsdesk.agreements.models import Agreement, AgreementVersion, Signature
 from rightsdesk.agreements.terms import AgreementTerms
+from rightsdesk.core.errors import ValidationFailed
 from tests.agreements.conftest import DAY, document, draft, make_terms, sign
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -226,3 +227,20 @@ def test_the_schema_documents_the_agreement_endpoints(world, as_user):
     assert "/api/v1/agreements/{public_id}/versions/{number}/sign/" in paths
     assert "/api/v1/notifications/" in paths
     assert AgreementVersion.objects.count() == 0
+
+
+def test_a_bare_date_in_the_terms_is_the_start_of_that_day_in_utc():
+    # Given terms whose dates are written as bare days, and one with a naive time
+    data = json.loads(terms_payload())
+    bare = {**data, "effective_from": "2026-06-01", "effective_to": "2027-05-31"}
+    naive = {**data, "effective_from": "2026-06-01T09:00:00"}
+
+    # When they are parsed
+    terms = AgreementTerms.from_json(bare)
+
+    # Then a bare day is its midnight in UTC, and a time without an offset is refused
+    assert terms.effective_from.isoformat() == "2026-06-01T00:00:00+00:00"
+    assert terms.effective_to.isoformat() == "2027-05-31T00:00:00+00:00"
+    with pytest.raises(ValidationFailed) as refused:
+        AgreementTerms.from_json(naive)
+    assert "effective_from" in refused.value.extra["fields"]
