@@ -22,12 +22,16 @@ prints the medians, the overhead per render (difference of the medians, and the 
 the paired differences), their ratio, and where the path's time goes. The last line is
 ``RESULT render_overhead_ms=<x> render_overhead_ratio=<y>`` (targets: 25 ms, 1.15).
 
-    .venv/bin/python bench/render_overhead.py [--renders 20] [--size 256] [--steps 8]
+The production stack is PostgreSQL and Redis: ``DATABASE_URL=postgres:///postgres?host=
+/var/run/postgresql .venv/bin/python bench/render_overhead.py --broker redis://127.0.0.1:
+6379/9`` measures it; without them it runs on the embedded defaults (SQLite, file broker).
+
+    .venv/bin/python bench/render_overhead.py [--renders 20] [--size 256] [--steps 8] \
+        [--broker file|redis://...]
 """
 
 import argparse
 import contextlib
-import hashlib
 import io
 import os
 import shutil
@@ -54,6 +58,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--broker",
+        default="file",
+        help='"file" (the embedded default), or a redis:// URL of a database it may flush',
+    )
     return parser.parse_args()
 
 
@@ -64,7 +73,7 @@ def admin_execute(url: str, sql: str) -> None:
         c.execute(sql)
 
 
-def prepare_environment(tmp: Path) -> str | None:
+def prepare_environment(tmp: Path, broker: str = "file") -> str | None:
     """Point this process (and the worker, which inherits it) at the bench's own state.
     Returns the PostgreSQL server URL when a bench database was created there."""
     models = os.environ.get("RIGHTSDESK_MODEL_CACHE") or str(
@@ -75,12 +84,16 @@ def prepare_environment(tmp: Path) -> str | None:
             "DJANGO_SETTINGS_MODULE": "rightsdesk.settings",
             "RIGHTSDESK_VAR_DIR": str(tmp),
             "RIGHTSDESK_MODEL_CACHE": models,  # the tiny pipeline is built once, shared
-            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_BROKER_URL": "filesystem://" if broker == "file" else broker,
             "RIGHTSDESK_BROKER_DIR": str(tmp / "broker"),
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "LOG_LEVEL": "WARNING",
         }
     )
+    if broker.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(broker).flushdb()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         os.environ.pop("DATABASE_URL", None)
@@ -201,8 +214,8 @@ class Path_:
             }
         )
         assert png.startswith(b"\x89PNG")  # the signed file, handed off
-        # The renderer's own PNG (before marks and signing) is what the raw loop makes.
-        return until_finished + hand_off, asset.render_metadata["render_png_sha256"]
+        # The renderer's own pixels (before marks and signing) are what the raw loop makes.
+        return until_finished + hand_off, asset.render_metadata["render_pixels_sha256"]
 
 
 class Raw:
@@ -227,6 +240,8 @@ class Raw:
         self.prompt = compose_prompt(likeness=likeness, brief=BRIEF)
 
     def render(self, seed: int) -> tuple[float, bytes]:
+        from generation.render import pixels_sha256
+
         started = time.perf_counter()
         generator = self.torch.Generator(device=self.loaded.device).manual_seed(seed)
         with self.torch.inference_mode():
@@ -241,7 +256,7 @@ class Raw:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", compress_level=1)
         elapsed = time.perf_counter() - started
-        return elapsed, hashlib.sha256(buffer.getvalue()).hexdigest()
+        return elapsed, pixels_sha256(image)
 
 
 def run(args: argparse.Namespace, tmp: Path) -> None:
@@ -326,7 +341,7 @@ def measure(args, path: Path_, raw: Raw) -> None:
 def main() -> None:
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rightsdesk-bench-render-"))
-    server = prepare_environment(tmp)
+    server = prepare_environment(tmp, args.broker)
     try:
         run(args, tmp)
     finally:

@@ -9,6 +9,7 @@ so a cancelled render stops within one step and its image is never decoded.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from collections.abc import Callable
@@ -36,7 +37,10 @@ def render(
     adapter_loader: AdapterLoader | None = None,
     on_step: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    encode: bool = True,
 ) -> RenderResult:
+    """Render ``spec``: the PNG and what made it. ``encode=False`` returns the decoded
+    image (``RenderResult.image``) and no PNG, for a caller that encodes it itself."""
     loaded = pipeline or get_pipeline()
     with loaded.lock:
         started = time.perf_counter()
@@ -61,7 +65,7 @@ def render(
                 callback_on_step_end=callback,
             ).images[0]
         decoded = time.perf_counter()
-    png = encode_png(image)
+    png = encode_png(image) if encode else b""
     denoised_at.append(decoded)  # only used if the last step's callback never came
     timings = {
         "load": ready - started,  # finding or loading the adapter; the pipeline is warm
@@ -78,7 +82,16 @@ def render(
         base_model_id=loaded.base_model_id,
         adapter_sha256=spec.adapter.sha256 if spec.adapter else None,
         timings=timings,
+        image=None if encode else image,
     )
+
+
+def pixels_sha256(image: Image.Image) -> str:
+    """SHA-256 of the image's mode, size and raw pixels: what identifies a render whatever
+    file it is then encoded into."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
 
 
 def encode_png(image: Image.Image) -> bytes:

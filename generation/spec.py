@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # Training cost on the CPU grows fast with size (PITFALLS.md: a LoRA step is 27 ms at
 # 64 px, 92 ms at 128 px, 1 s at 256 px): captures are resized to at most this.
@@ -68,6 +69,9 @@ class RenderResult:
     # Seconds: "load" (activating the adapter, loading it if not cached), "denoise",
     # "decode" (VAE and post-processing), "encode" (PNG).
     timings: dict[str, float] = field(default_factory=dict)
+    # The decoded image itself, when the caller asked for it instead of the PNG (``png``
+    # is then empty): a caller that marks and encodes the image again skips one encode.
+    image: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,12 @@ def _database() -> dict:
         # Persistent connections: a 3x throughput factor here (PITFALLS.md).
         db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
         if db["ENGINE"] == "django.db.backends.postgresql":
-            db.setdefault("OPTIONS", {})["server_side_binding"] = True
+            options = db.setdefault("OPTIONS", {})
+            options["server_side_binding"] = True
+            # Prepared after a statement's second run: planning, not running, is most of a
+            # small query's time here (PITFALLS.md). Django turns psycopg's preparing off
+            # unless asked (for poolers in transaction mode, which we do not use).
+            options["prepare_threshold"] = env_int("RIGHTSDESK_PG_PREPARE_THRESHOLD", 2)
         if db["ENGINE"] == "django.db.backends.sqlite3":
             # A sqlite:// URL (the worker a test starts on the test database) needs them too.
             db["OPTIONS"] = {**_SQLITE_OPTIONS, **db.get("OPTIONS", {})}

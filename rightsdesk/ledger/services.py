@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
@@ -62,6 +62,7 @@ from rightsdesk.ledger.posting import (
     month_of,
     payload_text,
     pending_add,
+    pg_execute,
     post_entries,
 )
 from rightsdesk.ledger.splits import fee_split
@@ -337,8 +338,9 @@ def _same_reservation(existing: Reservation, request: dict[str, Any]) -> Reserva
 @dataclass(frozen=True)
 class ReservationPlan:
     """What ``ledger_reserve_plan`` read and settled before any lock: the fee's lines on
-    their accounts (opened if missing), the stored payload, or the key's earlier
-    reservation (``existing``), which is then the answer."""
+    their accounts (opened if missing), the stored payload, whether the budget holds
+    reservations lapsed by ``planned_at``, or the key's earlier reservation
+    (``existing``), which is then the answer."""
 
     idempotency_key: str
     reference: str
@@ -348,9 +350,11 @@ class ReservationPlan:
     request: dict[str, Any]
     payload_json: str
     payload_sha256: str
+    planned_at: datetime
     budget_key: str = ""
     budget_id: int = 0
     pending: tuple[tuple[int, str, int], ...] = ()
+    lapsed_seen: bool = False
     existing: Reservation | None = None
 
 
@@ -360,6 +364,7 @@ def ledger_reserve_plan(
     """Everything of a reservation that reads without locking (``ledger_reserve`` is this,
     then ``ledger_reserve_planned``). A caller about to lock hot rows of its own plans
     first, so that its locks are held for the ledger's writes only."""
+    now = timezone.now()
     fee, split = fee_resolved(fee)
     request = _fee_request(fee, reference=reference, expires_at=expires_at)
     text, sha = payload_text(request)
@@ -372,35 +377,89 @@ def ledger_reserve_plan(
         request=request,
         payload_json=text,
         payload_sha256=sha,
+        planned_at=now,
     )
-    existing = Reservation.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return replace(plan, existing=_same_reservation(existing, request))
+    same_key = Reservation.objects.filter(idempotency_key=idempotency_key)
+    if same_key.exists():  # the whole row is read only for a replay
+        return replace(plan, existing=_same_reservation(same_key.get(), request))
     if not 0 < len(idempotency_key) <= 200 or len(reference) > 200:
         raise ValidationFailed(fields={"idempotency_key": ["1 to 200 characters."]})
-    if expires_at.tzinfo is None or expires_at <= timezone.now():
+    if expires_at.tzinfo is None or expires_at <= now:
         raise ValidationFailed(fields={"expires_at": ["An aware time in the future."]})
     lines = fee_lines(fee, split, charge_to=AccountKind.BUDGET)
     refs = account_refs([line.account for line in lines], create=True)
     budget_key = lines[0].account.key
+    budget_id = refs[budget_key][0]
+    lapsed_seen = Reservation.objects.filter(
+        budget_id=budget_id, status=Reservation.Status.PENDING, expires_at__lte=now
+    ).exists()
     return replace(
         plan,
         budget_key=budget_key,
-        budget_id=refs[budget_key][0],
+        budget_id=budget_id,
         pending=tuple((refs[ln.account.key][0], ln.role, ln.amount_minor) for ln in lines),
+        lapsed_seen=lapsed_seen,
     )
 
 
-@transaction.atomic(savepoint=False)
+_RESERVATION_INSERT = (
+    "INSERT INTO ledger_reservation (public_id, idempotency_key, payload_json, "
+    "payload_sha256, kind, reference, currency, budget_id, amount_minor, fee_minor, "
+    "lines_json, status, expires_at, created_at, resolved_at, resolution_note) "
+    "VALUES (%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, NULL, '') "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+)
+
+
+def _reservation_insert(reservation: Reservation) -> bool:
+    """Insert ``reservation``; False when a concurrent caller committed its key first.
+    On PostgreSQL one statement (ON CONFLICT), where a savepoint around the insert took
+    three round trips while the budget's rows were locked."""
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                reservation.save(force_insert=True)
+        except IntegrityError:
+            return False
+        return True
+    r = reservation
+    rows = pg_execute(
+        _RESERVATION_INSERT,
+        [
+            r.public_id,
+            r.idempotency_key,
+            r.payload_json,
+            r.payload_sha256,
+            r.kind,
+            r.reference,
+            r.currency,
+            r.budget_id,
+            r.amount_minor,
+            r.fee_minor,
+            r.lines_json,
+            r.status,
+            r.expires_at,
+            r.created_at,
+        ],
+    )
+    if not rows:
+        return False
+    r.pk = rows[0][0]
+    r._state.adding, r._state.db = False, connection.alias
+    return True
+
+
 def ledger_reserve_planned(plan: ReservationPlan, *, actor: Any | None = None) -> Reservation:
-    """Lock the budget and hold the planned fee on it (see ``ledger_reserve``). Without a
-    savepoint of its own: a caller that goes on after ``budget_insufficient`` must have
-    opened one (``ledger_reserve`` does)."""
+    """Lock the budget and hold the planned fee on it (see ``ledger_reserve``), in the
+    caller's transaction. Refused (``budget_insufficient``) before it writes anything but
+    the expiry of lapsed reservations, so a caller may go on without a savepoint."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger_reserve_planned runs inside the caller's transaction")
     if plan.existing is not None:
         return plan.existing
-    now = timezone.now()
     split, budget_id = plan.split, plan.budget_id
-    lapsed = _lapsed(now=now, budget_id=budget_id)
+    # Lapsed as of the plan's instant: what is available depends on deadlines only.
+    lapsed = _lapsed(now=plan.planned_at, budget_id=budget_id) if plan.lapsed_seen else []
     ids = {row[0] for row in plan.pending}
     ids |= {row[0] for r in lapsed for row in _pending_lines(r)}
     available = accounts_lock_available(ids)  # all at once, in the ledger's lock order
@@ -425,12 +484,9 @@ def ledger_reserve_planned(plan: ReservationPlan, *, actor: Any | None = None) -
         fee_minor=split.fee_minor,
         lines_json=json.dumps(plan.pending, separators=(",", ":")),
         expires_at=plan.expires_at,
-        created_at=now,
+        created_at=timezone.now(),
     )
-    try:
-        with transaction.atomic():
-            reservation.save(force_insert=True)
-    except IntegrityError:  # the same key, committed by a concurrent caller meanwhile
+    if not _reservation_insert(reservation):  # the same key, committed meanwhile
         existing = Reservation.objects.get(idempotency_key=plan.idempotency_key)
         return _same_reservation(existing, plan.request)
     _pending_apply(plan.pending, sign=1)

@@ -285,28 +285,37 @@ def _obligations_applied(obligations: list, lines: tuple[str, ...]) -> list[dict
 def provenance_sign(
     *,
     asset_reference: str,
-    image_png: bytes,
+    image_png: bytes | None = None,
     disclosure: Disclosure,
     obligations: list,
     credential: SigningCredential | None = None,
+    image: Image.Image | None = None,
+    licence: Licence | None = None,
 ) -> ProvenanceRecord:
     """Mark and sign one released image; idempotent per asset (a retry gets the record
     already made). ``obligations`` are the gate Decision's; the statutory floor is applied
-    whatever they hold."""
+    whatever they hold. The image comes as PNG bytes, or decoded (``image``: a renderer's
+    output, never encoded before); ``licence``, with its brand and talent, when the
+    caller holds the disclosure's licence already."""
+    if (image is None) == (image_png is None):
+        raise ValueError("give the image as image_png or as image, not both")
     asset_id = _asset_id(asset_reference)
     existing = ProvenanceRecord.objects.filter(asset_reference=asset_reference).first()
     if existing is not None:
         return existing
-    licence = (
-        Licence.objects.select_related("brand", "talent")
-        .filter(public_id=disclosure.licence_public_id)
-        .first()
-    )
+    if licence is None or licence.public_id != disclosure.licence_public_id:
+        licence = (
+            Licence.objects.select_related("brand", "talent")
+            .filter(public_id=disclosure.licence_public_id)
+            .first()
+        )
     if licence is None:
         raise NotFound("No such licence.")
     credential = credential or signing_credential_for(organization=licence.brand)
+    if image is not None and image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGB")
     marked = provenance_apply_marks(
-        image=_decode_png(image_png),
+        image=image if image is not None else _decode_png(image_png),
         asset_id=asset_id,
         obligations=list(obligations),
         language=disclosure.language,

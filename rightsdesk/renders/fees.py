@@ -80,8 +80,9 @@ def drafts_reserve_plan(*, render_request: RenderRequest, licence: Licence) -> l
 
 
 def drafts_reserve_planned(plans: list, *, actor: User | None) -> int:
-    """Make the planned reservations, all or none (in the caller's savepoint: a
-    ``budget_insufficient`` must roll it back)."""
+    """Make the planned reservations in the caller's transaction. One that is refused
+    (``budget_insufficient``) has written nothing; for all or none of several, the caller
+    holds a savepoint to roll back to."""
     for plan in plans:
         ledger_reserve_planned(plan, actor=actor)
     return len(plans)

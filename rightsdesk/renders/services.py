@@ -15,12 +15,12 @@ caller that zeroed it returns the drafts. The worker's side (claiming a render, 
 heartbeat, storing the drafts) is here too; ``renders.worker_render`` drives it.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +30,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
@@ -316,9 +315,10 @@ def _validated(submission: _Submission) -> _Submission:
 def _replay(*, requester: User, key: str, submission: _Submission) -> RenderRequest | None:
     """The request first made with this key, if the payload is the same; a different
     payload is ``idempotency_conflict`` naming the fields that differ."""
-    existing = RenderRequest.objects.filter(requester=requester, idempotency_key=key).first()
-    if existing is None:
+    same_key = RenderRequest.objects.filter(requester=requester, idempotency_key=key)
+    if not same_key.exists():  # nearly always: the whole row is read only for a replay
         return None
+    existing = same_key.get()
     if existing.request_hash != submission.sha256():
         before = _Submission.of(existing).as_dict()
         differ = sorted(k for k, v in submission.as_dict().items() if before[k] != v)
@@ -387,22 +387,23 @@ def render_request_submit(
     if len(found) > 1:
         raise ValidationFailed(fields={"licences": ["Name one licence per talent."]})
     try:
-        # A savepoint: a concurrent twin with the same key may win the unique constraint.
-        with transaction.atomic():
-            render_request = _create_and_decide(
-                requester=requester,
-                licence=found[0],
-                submission=submission,
-                idempotency_key=idempotency_key or None,
-            )
-    except IntegrityError:
-        if not idempotency_key:
-            raise
+        return _create_and_decide(
+            requester=requester,
+            licence=found[0],
+            submission=submission,
+            idempotency_key=idempotency_key or None,
+        )
+    except _KeyTaken as taken:
+        # A concurrent twin with the same key committed first: its request is the answer.
+        # (The decision the gate stored for this one stays, as every decision asked does.)
         existing = _replay(requester=requester, key=idempotency_key, submission=submission)
         if existing is None:
-            raise
+            raise taken.__cause__
         return existing
-    return render_request
+
+
+class _KeyTaken(Exception):
+    """The request's row lost the unique (requester, idempotency key) to a twin."""
 
 
 def _create_and_decide(
@@ -562,7 +563,14 @@ def _submission_path(
     render_request.status = path[-1]
     if render_request.status in REQUEST_TERMINAL:
         render_request.finished_at = timezone.now()
-    render_request.save(force_insert=True)
+    try:
+        # A savepoint around this insert only: the one a twin with the same key can fail.
+        with transaction.atomic():
+            render_request.save(force_insert=True)
+    except IntegrityError as error:
+        if not render_request.idempotency_key:
+            raise
+        raise _KeyTaken from error
     for link in links:
         link.render_request = render_request
     RenderRequestLicence.objects.bulk_create(links)
@@ -629,14 +637,23 @@ def _take_drafts_and_reserve(
     # Everything that only reads comes before the first lock.
     plans = drafts_reserve_plan(render_request=render_request, licence=links[0].licence)
     mark = audit_deferred_mark()
+    # The ledger refuses a reservation before writing it, so with one draft what was taken
+    # is given back by hand: no savepoint's round trips while the licence row is locked.
+    # Several drafts are all or none in a savepoint.
+    several = len(plans) > 1
+    taken: list[RenderRequestLicence] = []
     try:
-        with transaction.atomic():
+        with transaction.atomic() if several else contextlib.nullcontext():
             for link in links:
                 if not licence_take_drafts(licence=link.licence, count=render_request.num_drafts):
                     raise _AllowanceExhausted
+                taken.append(link)
             drafts_reserve_planned(plans, actor=actor)
     except (_AllowanceExhausted, BudgetInsufficient) as error:
-        audit_deferred_discard(mark)  # what the savepoint recorded rolled back with it
+        audit_deferred_discard(mark)  # what it recorded was undone
+        if not several:
+            for link in taken:
+                licence_return_drafts(licence=link.licence, count=render_request.num_drafts)
         for link in links:
             link.drafts_taken = 0
         render_request.draft_ids, render_request.drafts_expire_at = [], None
@@ -850,7 +867,7 @@ def render_request_heartbeat(*, render_request_id: int, worker_id: str, progress
 @dataclass(frozen=True)
 class RenderedDraft:
     index: int
-    png: bytes = field(repr=False)
+    image: Any = field(repr=False)  # the renderer's decoded image (PIL), unmarked
     width: int
     height: int
     seed: int
@@ -908,9 +925,10 @@ def render_drafts_sign(
             started = time.perf_counter()
             record = provenance_sign(
                 asset_reference=f"asset:{draft.asset_public_id}",
-                image_png=draft.png,
+                image=draft.image,
                 disclosure=disclosure,
                 obligations=obligations,
+                licence=links[0].licence,
             )
             signed.append(
                 dataclasses.replace(
@@ -928,7 +946,7 @@ def render_drafts_sign(
             )
     except BaseException:
         # The render fails (drafts back); what was signed of it goes too.
-        _discard_drafts(signed, [], reason="signing_failed")
+        _discard_drafts(signed, reason="signing_failed")
         raise
     return signed
 
@@ -936,22 +954,16 @@ def render_drafts_sign(
 def render_request_store_drafts(
     *, render_request: RenderRequest, worker_id: str, drafts: Sequence[RenderedDraft]
 ) -> bool:
-    """Write the drafts' PNGs and, in one transaction with rendering -> rendered, their
-    asset rows. False (files removed) if the request stopped being this worker's meanwhile:
-    a redelivered or cancelled render never leaves a second set of drafts."""
-    token = secrets.token_hex(4)  # this attempt's files, so a loser deletes only its own
-    written, own = [], []
+    """Write, in one transaction with rendering -> rendered, the asset rows of the signed
+    drafts (``render_drafts_sign``). False (what was signed discarded) if the request
+    stopped being this worker's meanwhile: a redelivered or cancelled render never leaves
+    a second set of drafts."""
+    unsigned = [draft.index for draft in drafts if not draft.signed_name]
+    if unsigned:
+        raise ValueError(f"drafts {unsigned} were never signed: nothing unsigned is stored")
+    # Each signed file belongs to its provenance record, which the asset row names.
+    written = [(draft, draft.signed_sha256, draft.signed_name) for draft in drafts]
     try:
-        for draft in drafts:
-            if draft.signed_name:
-                # The signed file belongs to its provenance record, which stays either way.
-                written.append((draft, draft.signed_sha256, draft.signed_name))
-                continue
-            sha256 = hashlib.sha256(draft.png).hexdigest()
-            name = f"{asset_folder(render_request.public_id)}/{draft.index:02d}-{token}.png"
-            name = default_storage.save(name, ContentFile(draft.png))
-            written.append((draft, sha256, name))
-            own.append(name)
         assets = [
             Asset(
                 public_id=draft.asset_public_id,
@@ -981,17 +993,15 @@ def render_request_store_drafts(
                 payload={"assets": [asset.reference for asset in assets], "worker": worker_id},
             )
     except (InvalidTransition, IntegrityError):
-        _discard_drafts(drafts, own, reason="render_lost")
+        _discard_drafts(drafts, reason="render_lost")
         return False
     except BaseException:
-        _discard_drafts(drafts, own, reason="render_error")
+        _discard_drafts(drafts, reason="render_error")
         raise
     return True
 
 
-def _discard_drafts(drafts: Sequence[RenderedDraft], own: list[str], *, reason: str) -> None:
-    for name in own:
-        default_storage.delete(name)
+def _discard_drafts(drafts: Sequence[RenderedDraft], *, reason: str) -> None:
     # Draft ids are the request's own (renders.fees): a redelivered render signs the same
     # asset ids as the attempt it replaced, and gets that attempt's records back. Only
     # records of assets that do not exist are this attempt's to discard.

@@ -24,7 +24,6 @@ level: Celery's autodiscovery imports ``renders.tasks`` in the web process too.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -225,7 +224,7 @@ def _refuse(render_request: RenderRequest, *, end: bool) -> str:
 
 
 def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) -> str:
-    from generation.render import RenderCancelled, render
+    from generation.render import RenderCancelled, pixels_sha256, render
     from generation.spec import AdapterRef, RenderSpec
     from rightsdesk.core.worker import adapter_bytes_for, worker_pipeline
 
@@ -269,8 +268,11 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
                 adapter_loader=lambda ref: adapter_bytes_for(likeness),
                 on_step=lambda step, total, i=index: watch.on_step(step, total, i, steps),
                 should_cancel=watch.should_cancel,
+                # Signing marks the image and encodes it once; an encoded PNG from the
+                # renderer would only be decoded again.
+                encode=False,
             )
-            drafts.append(_draft(render_request, index, result, worker_id))
+            drafts.append(_draft(render_request, index, result, worker_id, pixels_sha256))
     except RenderCancelled:
         return _stopped(render_request, worker_id, watch)
     drafts = render_drafts_sign(render_request=render_request, drafts=drafts, links=links)
@@ -281,14 +283,16 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
     return RequestStatus.RENDERED
 
 
-def _draft(render_request: RenderRequest, index: int, result: Any, worker_id: str) -> RenderedDraft:
+def _draft(
+    render_request: RenderRequest, index: int, result: Any, worker_id: str, pixels_sha256
+) -> RenderedDraft:
     metadata = {
         "timings": {name: round(value, 6) for name, value in result.timings.items()},
         "base_model_id": result.base_model_id,
         "adapter_sha256": result.adapter_sha256,
-        # The renderer's own output, before marks and signing: the same spec on the same
+        # The renderer's own pixels, before marks and signing: the same spec on the same
         # machine gives the same hash (the signed file differs per asset by design).
-        "render_png_sha256": hashlib.sha256(result.png).hexdigest(),
+        "render_pixels_sha256": pixels_sha256(result.image),
         "steps": result.steps,
         "worker": worker_id,
     }
@@ -298,7 +302,7 @@ def _draft(render_request: RenderRequest, index: int, result: Any, worker_id: st
         # ids were chosen at approval gets a fresh one.
         asset_public_id=UUID(ids[index]) if index < len(ids) else uuid4(),
         index=index,
-        png=result.png,
+        image=result.image,
         width=result.width,
         height=result.height,
         seed=result.seed,

@@ -150,7 +150,7 @@ def test_a_then_b_then_a_through_the_task_path_gives_a_its_first_pixels(world):
     render_request_run(render_request_id=second_a.pk)
 
     [a1], [b1], [a2] = (list(r.assets.all()) for r in (first_a, b, second_a))
-    raw = [asset.render_metadata["render_png_sha256"] for asset in (a1, b1, a2)]
+    raw = [asset.render_metadata["render_pixels_sha256"] for asset in (a1, b1, a2)]
     assert raw[0] == raw[2] and raw[0] != raw[1]
     # The signed files differ only by each asset's own watermark.
     a_again = np.abs(_pixels(a1).astype(int) - _pixels(a2).astype(int)).mean()
