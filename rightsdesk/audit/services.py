@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json
@@ -125,15 +125,53 @@ def _append(event: AuditEvent) -> AuditEvent:
     return event
 
 
+_HEAD_LOCK = "SELECT last_sequence, last_hash FROM audit_auditchainhead WHERE id = 1 FOR UPDATE"
+_EVENTS_APPEND = (
+    "WITH appended AS (INSERT INTO audit_auditevent (sequence, created_at, actor_id, "
+    "actor_label, action, target_type, target_id, payload_json, prev_hash, hash) "
+    "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])) "
+    "UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
+)
+
+
 @transaction.atomic(savepoint=False)
 def _append_many(events: list[AuditEvent]) -> None:
-    """Append ``events`` in order under one lock of the head: one insert for all."""
-    head = _locked_head()
+    """Append ``events`` in order under one lock of the head: one insert for all. On
+    PostgreSQL two statements (the lock, then the insert and the head's update as one),
+    as the head stays locked until commit and every other writer of the chain waits."""
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
+        with connection.cursor() as cursor:
+            cursor.execute(_HEAD_LOCK)
+            row = cursor.fetchone()
+    if not postgresql or row is None:  # SQLite, or a head not made yet
+        head = _locked_head()
+        row = (head.last_sequence, head.last_hash)
     now = timezone.now()
-    sequence, prev_hash = head.last_sequence, head.last_hash
+    sequence, prev_hash = row
     for event in events:
         sequence += 1
         event.sequence, event.created_at, event.prev_hash = sequence, now, prev_hash
         event.hash = prev_hash = event.compute_hash()
-    AuditEvent.objects.bulk_create(events)
-    AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=prev_hash)
+    if not postgresql:
+        AuditEvent.objects.bulk_create(events)
+        AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=prev_hash)
+        return
+    columns = [
+        [getattr(event, name) for event in events]
+        for name in (
+            "sequence",
+            "created_at",
+            "actor_id",
+            "actor_label",
+            "action",
+            "target_type",
+            "target_id",
+            "payload_json",
+            "prev_hash",
+            "hash",
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENTS_APPEND, [*columns, sequence, prev_hash])
