@@ -22,9 +22,8 @@ from rightsdesk.core.errors import PermissionDenied
 from rightsdesk.ledger.selectors import ledger_statement
 from rightsdesk.ledger.types import owner_ref
 from rightsdesk.talent.selectors import (
-    agent_has_power,
+    may_read_earnings,
     talent_get_visible_to,
-    talent_principal_users,
 )
 
 _ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
@@ -46,14 +45,6 @@ class StatementCSVRenderer(renderers.BaseRenderer):
         writer.writerow(["code", "message"])
         writer.writerow([data.get("code", ""), data.get("message", "")])
         return out.getvalue().encode("utf-8")
-
-
-def _may_read_earnings(*, user, talent) -> bool:
-    if talent.user_id is not None and talent.user_id == user.pk:
-        return True
-    if any(p.pk == user.pk for p in talent_principal_users(talent=talent)):
-        return True
-    return agent_has_power(user=user, talent=talent, power="view_earnings")
 
 
 class _RowSerializer(serializers.Serializer):
@@ -137,7 +128,7 @@ class LedgerStatementApi(APIView):
         talent = talent_get_visible_to(
             user=request.user, public_id=filters.validated_data["talent"]
         )
-        if not _may_read_earnings(user=request.user, talent=talent):
+        if not may_read_earnings(user=request.user, talent=talent):
             raise PermissionDenied("You may not read this talent's earnings.")
         period = filters.validated_data["period"]
         view = ledger_statement(owner=owner_ref("talent", talent.public_id), period=period)

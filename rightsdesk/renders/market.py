@@ -28,7 +28,9 @@ def _earnings(references: list[str]) -> dict[str, dict[str, int]]:
     return totals
 
 
-def twin_in_market(*, talent: Talent) -> list[dict[str, Any]]:
+def twin_in_market(*, talent: Talent, earnings: bool = True) -> list[dict[str, Any]]:
+    """Every released image of the twin, newest first; without ``earnings`` (a reader
+    who may not see them, ``may_read_earnings``) the earned amounts are None."""
     links = {
         link.render_request_id: link
         for link in RenderRequestLicence.objects.filter(talent=talent).select_related(
@@ -40,7 +42,7 @@ def twin_in_market(*, talent: Talent) -> list[dict[str, Any]]:
             render_request_id__in=list(links), status=AssetStatus.RELEASED
         ).select_related("render_request")
     )
-    earned = _earnings([asset.reference for asset in assets])
+    earned = _earnings([asset.reference for asset in assets]) if earnings else {}
     permissions: dict[int, tuple] = {}
     rows = []
     for asset in sorted(assets, key=lambda a: (a.released_at, a.pk), reverse=True):
@@ -63,8 +65,8 @@ def twin_in_market(*, talent: Talent) -> list[dict[str, Any]]:
                 "run_off_until": window.run_off_until if window else None,
                 "approved_exact_image": asset.decided_by_id is not None,
                 "currency": licence.currency,
-                "earned_gross_minor": earned[asset.reference]["gross"],
-                "earned_net_minor": earned[asset.reference]["net"],
+                "earned_gross_minor": earned[asset.reference]["gross"] if earnings else None,
+                "earned_net_minor": earned[asset.reference]["net"] if earnings else None,
             }
         )
     return rows

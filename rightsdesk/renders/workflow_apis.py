@@ -40,7 +40,7 @@ from rightsdesk.renders.selectors import (
 )
 from rightsdesk.renders.services import render_request_approve_brief, render_request_reject_brief
 from rightsdesk.renders.states import AssetStatus
-from rightsdesk.talent.selectors import talent_get_visible_to
+from rightsdesk.talent.selectors import may_read_earnings, talent_get_visible_to
 
 _ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 PREVIEW_SIDE = 256  # the brand's preview of an unreleased draft, at most this many pixels
@@ -289,8 +289,10 @@ class _MarketRowSerializer(serializers.Serializer):
     run_off_until = serializers.DateTimeField(allow_null=True)
     approved_exact_image = serializers.BooleanField()
     currency = serializers.CharField()
-    earned_gross_minor = serializers.IntegerField()
-    earned_net_minor = serializers.IntegerField()
+    earned_gross_minor = serializers.IntegerField(
+        allow_null=True, help_text="null for a reader who may not see the talent's earnings"
+    )
+    earned_net_minor = serializers.IntegerField(allow_null=True)
 
     class Meta:
         ref_name = "TwinInMarketRow"
@@ -308,4 +310,7 @@ class TwinInMarketApi(APIView):
         talent = talent_get_visible_to(user=request.user, public_id=public_id)
         if not (request.user.is_staff or is_talent_side_viewer(user=request.user, talent=talent)):
             raise NotFound("No such talent.")
-        return Response(_MarketRowSerializer(twin_in_market(talent=talent), many=True).data)
+        rows = twin_in_market(
+            talent=talent, earnings=may_read_earnings(user=request.user, talent=talent)
+        )
+        return Response(_MarketRowSerializer(rows, many=True).data)

@@ -284,3 +284,15 @@ def talent_deciders(*, talent: Talent, power: str) -> list[User]:
     agents = User.objects.filter(role=Role.AGENT, is_active=True, organization_id__in=agencies)
     users.update({agent.pk: agent for agent in agents.order_by("pk")})
     return list(users.values())
+
+
+def may_read_earnings(*, user: User, talent: Talent) -> bool:
+    """Whether ``user`` may read what ``talent`` earned: the talent, their principal (a
+    guardian or estate), or an agent whose representation grants ``view_earnings``.
+    Statements, the earnings chart and the earnings column of the twin in market all
+    ask this one rule."""
+    if talent.user_id is not None and talent.user_id == user.pk:
+        return True
+    if any(p.pk == user.pk for p in talent_principal_users(talent=talent)):
+        return True
+    return agent_has_power(user=user, talent=talent, power="view_earnings")

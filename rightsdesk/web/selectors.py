@@ -23,9 +23,9 @@ from rightsdesk.agreements.selectors import (
 from rightsdesk.agreements.taxonomy import category_list
 from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_types import RENDER, Decision, GateQuery
+from rightsdesk.consent.selectors import licence_natural_end, withdrawal_window_for
 from rightsdesk.core.errors import PermissionDenied
 from rightsdesk.core.models import Notification
-from rightsdesk.ledger.apis import _may_read_earnings as may_read_earnings  # the API's rule
 from rightsdesk.ledger.selectors import ledger_statement
 from rightsdesk.ledger.types import owner_ref
 from rightsdesk.licensing.memo import money_format
@@ -42,7 +42,11 @@ from rightsdesk.renders.selectors import (
 )
 from rightsdesk.renders.states import AssetStatus, RequestStatus
 from rightsdesk.talent.models import CaptureSession, Talent
-from rightsdesk.talent.selectors import capture_session_list_visible_to, talent_list_visible_to
+from rightsdesk.talent.selectors import (
+    capture_session_list_visible_to,
+    may_read_earnings,
+    talent_list_visible_to,
+)
 
 
 def talents_decided_for(*, user: User) -> list[Talent]:
@@ -135,11 +139,53 @@ def render_dry_run(
     )
 
 
-def market_rows(*, talent: Talent) -> list[dict]:
-    """``twin_in_market`` with the net earnings written as money."""
+@dataclass(frozen=True)
+class WithdrawalOutlook:
+    """What withdrawing from an accepted licence means, by the terms of the agreement
+    version it was granted under: from when each kind takes effect, how long images
+    released before then may stay in market (never past the licence's own end), and a
+    withdrawal already on record, if any."""
+
+    notice_days: int
+    run_off_days: int
+    contractual_from: datetime  # were it asked now
+    licence_end: datetime
+    recorded_from: datetime | None
+    recorded_run_off_until: datetime | None
+
+    @property
+    def in_effect(self) -> bool:
+        return self.recorded_from is not None and self.recorded_from <= timezone.now()
+
+
+def licence_withdrawal_outlook(*, licence: Licence) -> WithdrawalOutlook:
+    """The licence's withdrawal terms and its governing withdrawal (its own or its
+    agreement's), read as consent's selectors read them."""
+    version = licence.agreement_version
+    end = licence_natural_end(licence=licence)
+    window = withdrawal_window_for(target=licence)
+    return WithdrawalOutlook(
+        notice_days=version.withdrawal_notice_days,
+        run_off_days=version.run_off_days,
+        contractual_from=timezone.now() + timedelta(days=version.withdrawal_notice_days),
+        licence_end=end,
+        recorded_from=window.effective_at if window else None,
+        recorded_run_off_until=min(window.run_off_until, end) if window else None,
+    )
+
+
+def market_rows(*, user: User, talent: Talent) -> list[dict]:
+    """``twin_in_market`` with the net earnings written as money, for those who may read
+    them (an agent without ``view_earnings`` sees the images without their earnings)."""
+    earnings = may_read_earnings(user=user, talent=talent)
     return [
-        {**row, "earned_net": money_format(row["earned_net_minor"], row["currency"])}
-        for row in twin_in_market(talent=talent)
+        {
+            **row,
+            "earned_net": money_format(row["earned_net_minor"], row["currency"])
+            if earnings
+            else None,
+        }
+        for row in twin_in_market(talent=talent, earnings=earnings)
     ]
 
 
@@ -184,6 +230,14 @@ def earnings_by_month(*, user: User, talent: Talent, months: int = 6) -> dict[st
             for period in periods
         ]
     return chart
+
+
+def statement_periods(*, user: User, talent: Talent, months: int = 6) -> list[str]:
+    """The months whose statement ``user`` may download for ``talent``, newest first, by
+    the statement endpoint's own rule; [] for someone it would answer 403."""
+    if not may_read_earnings(user=user, talent=talent):
+        return []
+    return _last_periods(months)[::-1]
 
 
 def _last_periods(months: int) -> list[str]:

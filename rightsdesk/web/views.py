@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
@@ -93,6 +93,7 @@ from rightsdesk.web.selectors import (
     capture_session_rows,
     earnings_by_month,
     licence_offers,
+    licence_withdrawal_outlook,
     licences_to_render_under,
     licensable_categories,
     market_rows,
@@ -100,6 +101,7 @@ from rightsdesk.web.selectors import (
     outputs_awaiting_approval,
     render_dry_run,
     request_blockers,
+    statement_periods,
     talents_decided_for,
     version_category_terms,
     version_exclusivity_lines,
@@ -234,6 +236,9 @@ def licence_detail(request: HttpRequest, public_id) -> HttpResponse:
             "open": licence.status in (Licence.Status.PROPOSED, Licence.Status.COUNTERED),
             "acceptable": licence.status == Licence.Status.PROPOSED,
             "withdrawable": talent_side and licence.status == Licence.Status.ACCEPTED,
+            "withdrawal": licence_withdrawal_outlook(licence=licence)
+            if licence.accepted_at is not None
+            else None,
             "usage_fee": money_format(licence.usage_fee_minor, licence.currency),
             "decline_form": forms.ReasonForm(),
             "counter_form": forms.CounterForm(initial=_counter_initial(licence)),
@@ -313,38 +318,61 @@ def licence_decline_view(request: HttpRequest, public_id) -> HttpResponse:
 @login_required
 @require_POST
 def licence_withdraw_view(request: HttpRequest, public_id) -> HttpResponse:
+    """Record a withdrawal; the message says from when it stops new renders and releases
+    and until when images released before then may stay in market."""
     licence = _get(licence_get_visible_to, user=request.user, public_id=public_id)
+    back = redirect("web:licence-detail", public_id=licence.public_id)
     form = forms.WithdrawalForm(request.POST)
     if not form.is_valid():
         _form_errors(request, form)
-    else:
-        _attempt(
-            request,
-            lambda: withdrawal_create(
-                target=licence,
-                kind=form.cleaned_data["kind"],
-                reason=form.cleaned_data["reason"],
-                actor=request.user,
-            ),
-            _("Withdrawal recorded. Nothing new is rendered or released from its effective time."),
+        return back
+    try:
+        withdrawal = withdrawal_create(
+            target=licence,
+            kind=form.cleaned_data["kind"],
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
         )
-    return redirect("web:licence-detail", public_id=licence.public_id)
+    except NotFound:
+        raise Http404
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return back
+    outlook = licence_withdrawal_outlook(licence=licence)
+    messages.success(
+        request,
+        _(
+            "Withdrawal recorded. From %(from)s nothing new is rendered or released under "
+            "this licence; images released before then may stay in market until %(until)s."
+        )
+        % {
+            "from": _moment(withdrawal.effective_at),
+            "until": _moment(outlook.recorded_run_off_until or withdrawal.run_off_until),
+        },
+    )
+    return back
+
+
+def _moment(value: datetime) -> str:
+    """An instant as the pages write it: in UTC, to the minute."""
+    return dateformat.format(value.astimezone(UTC), "j M Y, H:i") + " UTC"
 
 
 @login_required
 def market(request: HttpRequest) -> HttpResponse:
     """The talent's twin in market: every released image, where, until when, what it
-    earned, and the net earnings of the last months as a chart."""
+    earned, and the net earnings of the last months as a chart with each month's
+    statement to download (for those the statement endpoint lets read them)."""
     talents = [
         (
             talent,
-            market_rows(talent=talent),
+            market_rows(user=request.user, talent=talent),
             earnings_by_month(user=request.user, talent=talent),
+            statement_periods(user=request.user, talent=talent),
         )
         for talent in talents_decided_for(user=request.user)
     ]
-    period = timezone.now().strftime("%Y-%m")
-    return render(request, "web/market.html", {"talents": talents, "period": period})
+    return render(request, "web/market.html", {"talents": talents})
 
 
 PRINCIPAL_ROLES = ("talent", "guardian", "estate")

@@ -1,10 +1,13 @@
 """Wording per language: the catalogues of provenance (French, German), the visible label a
-German release carries, and the card a German visitor reads on the page and in the API."""
+German release carries, the card a German visitor reads on the page and in the API, and
+the verify page's own text (what "possible match" means) in every language."""
 
 import ast
 import datetime
 import gettext
+import html
 import io
+import re
 import uuid
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from rightsdesk.provenance import marks, types
 from tests.provenance.conftest import signed_bytes
 
 LOCALE = Path(marks.__file__).resolve().parent / "locale"
+TEMPLATES = Path(settings.BASE_DIR) / "templates" / "provenance"
 LANGUAGES = sorted(code for code, _name in settings.LANGUAGES if code != "en")
 
 
@@ -103,6 +107,62 @@ def test_every_sentence_of_a_verification_has_its_own_wording(language):
 
     untranslated = [t for t, e in zip(translated, english, strict=True) if t == e]
     assert untranslated == []
+
+
+# The verify page's own text
+
+
+def _template_msgids(path: Path) -> list[str]:
+    """The msgids a template asks for: {% translate %}, {% blocktranslate %} (a variable
+    becomes %(name)s, as Django writes it) and _("...") in a filter's argument."""
+    text = path.read_text(encoding="utf-8")
+    msgids = re.findall(r"""\{% translate (["'])(.+?)\1 %\}""", text)
+    msgids = [msgid for _quote, msgid in msgids]
+    msgids += re.findall(r'_\("(.+?)"\)', text)
+    for body in re.findall(r"\{% blocktranslate %\}(.+?)\{% endblocktranslate %\}", text, re.S):
+        msgids.append(re.sub(r"\{\{ (\w+) \}\}", r"%(\1)s", body.replace("%", "%%")))
+    return msgids
+
+
+VERIFY_PAGE_MSGIDS = [
+    msgid for name in ("verify.html", "_card.html") for msgid in _template_msgids(TEMPLATES / name)
+]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_string_of_the_verify_page_has_its_own_wording(language):
+    assert "What does “possible match” mean?" in VERIFY_PAGE_MSGIDS  # the parser sees it
+    assert "JPEG, PNG, WebP, TIFF or AVIF, up to %(max_mb)s MB." in VERIFY_PAGE_MSGIDS
+
+    with translation.override(language):
+        untranslated = [
+            msgid for msgid in VERIFY_PAGE_MSGIDS if translation.gettext(msgid) == msgid
+        ]
+
+    assert untranslated == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "heading", "advice"),
+    [
+        ("fr", "Que signifie «\u00a0correspondance possible\u00a0»\u00a0?", "demandez le fichier"),
+        ("de", "Was bedeutet „mögliche Übereinstimmung“?", "bitten Sie den Herausgeber"),
+    ],
+)
+def test_a_visitor_reads_what_a_possible_match_means_in_their_language(language, heading, advice):
+    response = Client().get("/verify/", HTTP_ACCEPT_LANGUAGE=language)
+
+    body = html.unescape(response.content.decode())
+    assert f'<html lang="{language}">' in body
+    assert heading in body and advice in body
+    explanation = [m for m in VERIFY_PAGE_MSGIDS if "possible match" in m or "stripped" in m]
+    explanation += [m for m in VERIFY_PAGE_MSGIDS if m.startswith(("When a file", "To be sure"))]
+    assert len(explanation) == 5
+    with translation.override(language):
+        assert all(translation.gettext(msgid) in body for msgid in explanation)
+    assert [msgid for msgid in explanation if msgid in body] == []  # no English left
+    assert "Skip to content" not in body
 
 
 # German

@@ -339,6 +339,34 @@ def test_the_twin_in_market_shows_what_each_released_image_earned(world, as_user
     )
 
 
+def test_an_agent_without_the_earnings_power_sees_the_market_but_not_its_earnings(
+    world, as_user
+):
+    # Given a released image and two agents of the talent's agency, one of whom may read
+    # the talent's earnings
+    agency = represent(world, commission_bps=1500)
+    [asset] = rendered(world, drafts=1)
+    assets_select(assets=[asset], actor=world.manager)
+    assets_approve(assets=[asset], actor=world.gate.x.talent.user)
+    asset_release(asset=asset, actor=world.manager)
+    talent = world.gate.x.talent
+    RepresentationFactory(talent=talent, agency=agency, can_view_earnings=True)
+    reader = UserFactory(role="agent", organization=agency)
+    other = OrganizationFactory(kind="agency", name="Second agency")
+    RepresentationFactory(talent=talent, agency=other, can_view_earnings=False)
+    blind = UserFactory(role="agent", organization=other)
+
+    # When each reads the twin in market
+    url = f"/api/v1/talents/{talent.public_id}/market/"
+    [seen] = as_user(reader).get(url).json()
+    [hidden] = as_user(blind).get(url).json()
+
+    # Then both see the image, and only the one with the power what it earned
+    assert seen["asset"] == hidden["asset"] == str(asset.public_id)
+    assert seen["earned_gross_minor"] == FEE
+    assert hidden["earned_gross_minor"] is None and hidden["earned_net_minor"] is None
+
+
 def test_the_workflow_through_the_api_with_batches_and_foreign_ids(world, as_user):
     assets = rendered(world)
     ids = [str(asset.public_id) for asset in assets]

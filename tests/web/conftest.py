@@ -1,6 +1,11 @@
 """Browser tests: Playwright for Python driving Debian's chromium against pytest-django's
 live server. ``@pytest.mark.browser`` tests are skipped, with the reason in the summary,
-when /usr/bin/chromium is missing (``apt-get install chromium``; .ci/run installs it)."""
+when /usr/bin/chromium is missing (``apt-get install chromium``; .ci/run installs it).
+
+Each browser test saves its screenshots with ``screenshot(page, name)`` into its folder of
+the run's output: pytest's ``tmp_path``, under the run's base folder (``--basetemp DIR``
+puts it where CI collects it). One that saves none fails; one that fails also leaves a
+screenshot of every page it had open."""
 
 import os
 from pathlib import Path
@@ -16,6 +21,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+SCREENSHOTS = pytest.StashKey[list]()
+CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 SKIP_REASON = (
     f"browser tests need Debian's chromium at {CHROMIUM} "
     "(apt-get install -y chromium; .ci/run does it)"
@@ -34,6 +41,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_REPORT] = report
+    return report
+
+
+def _failed(item: pytest.Item) -> bool:
+    report = item.stash.get(CALL_REPORT, None)
+    return report is None or report.failed
+
+
+@pytest.fixture
+def screenshot(request, tmp_path):
+    """``screenshot(page, name)``: the whole page as ``<tmp_path>/<name>.png``."""
+    saved = request.node.stash.setdefault(SCREENSHOTS, [])
+
+    def take(page, name: str):
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=path, full_page=True)
+        saved.append(path)
+        return path
+
+    return take
+
+
+@pytest.fixture(autouse=True)
+def _browser_tests_leave_screenshots(request):
+    yield
+    if request.node.get_closest_marker("browser") is None or _failed(request.node):
+        return
+    saved = request.node.stash.get(SCREENSHOTS, [])
+    assert saved and all(path.stat().st_size > 0 for path in saved), (
+        "a browser test saves at least one screenshot with the screenshot fixture"
+    )
+    request.node.user_properties.append(("screenshots", " ".join(map(str, saved))))
 
 
 @pytest.fixture(scope="session")
@@ -57,15 +103,19 @@ def browser():
 
 
 @pytest.fixture
-def open_as(browser, live_server):
+def open_as(request, browser, live_server, tmp_path):
     """``open_as(user)`` is a logged-in page (``open_as(None)``: anonymous), phone-sized,
-    each in its own browser context so that sessions do not mix."""
+    each in its own browser context so that sessions do not mix (``locale``: the
+    browser's language). If the test fails, each
+    page it opened is saved as ``failure-<n>.png``, to see what the browser saw."""
     from tests.factories import PASSWORD
 
     contexts = []
 
-    def open_page(user):
-        context = browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
+    def open_page(user, locale: str = "en-GB"):
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, accept_downloads=True, locale=locale
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
@@ -78,5 +128,9 @@ def open_as(browser, live_server):
         return page
 
     yield open_page
+    if _failed(request.node):
+        pages = [page for context in contexts for page in context.pages]
+        for number, page in enumerate(pages, start=1):
+            page.screenshot(path=tmp_path / f"failure-{number}.png", full_page=True)
     for context in contexts:
         context.close()

@@ -1,7 +1,8 @@
 """The issue's scenarios in a real browser (chromium, phone-sized), against the live
 server on a transactional database. Drafts are rendered in this process on the worker's
 pipeline (64 px, one step), as tests/renders/test_outputs.py does; everything else goes
-through the pages. Each test leaves a screenshot in its tmp_path."""
+through the pages. Each test saves screenshots with the ``screenshot`` fixture, into its
+folder of the run's output (tests/web/conftest.py)."""
 
 import pytest
 from django.utils import timezone
@@ -44,11 +45,16 @@ def rendered(world, drafts: int = 2) -> list[Asset]:
     return list(Asset.objects.filter(render_request=render_request).order_by("index"))
 
 
+def fits_the_phone(page) -> bool:
+    """Nothing wider than the phone's screen: no sideways scrolling of the page itself."""
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
 def statuses(assets) -> list[str]:
     return [Asset.objects.get(pk=asset.pk).status for asset in assets]
 
 
-def test_a_talent_accepts_a_licence_from_its_deal_memo(open_as, expect, tmp_path):
+def test_a_talent_accepts_a_licence_from_its_deal_memo(open_as, expect, screenshot):
     world = build_gate_world()
     licence = proposed_licence(world)
     page = open_as(world.x.talent.user)
@@ -56,11 +62,12 @@ def test_a_talent_accepts_a_licence_from_its_deal_memo(open_as, expect, tmp_path
     page.get_by_role("link", name="Licences").first.click()
     page.get_by_role("link", name="Linen AW27").click()
     expect(page.locator("pre.memo")).to_be_visible()
+    assert fits_the_phone(page)
     page.get_by_role("button", name="Accept this deal memo").click()
 
     expect(page.locator(".msg-success")).to_contain_text("Licence accepted")
     expect(page.locator("#licence-status")).to_have_text("Accepted")
-    page.screenshot(path=tmp_path / "licence-accepted.png", full_page=True)
+    screenshot(page, "licence-accepted")
     licence.refresh_from_db()
     assert licence.status == Licence.Status.ACCEPTED
     offer = LicenceOffer.objects.get(licence=licence, kind="accepted")
@@ -68,7 +75,7 @@ def test_a_talent_accepts_a_licence_from_its_deal_memo(open_as, expect, tmp_path
 
 
 def test_a_manager_selects_drafts_and_the_talent_approves_them_in_one_batch(
-    likeness_world, open_as, expect, tmp_path
+    likeness_world, open_as, expect, screenshot
 ):
     world = likeness_world
     assets = rendered(world)
@@ -92,17 +99,18 @@ def test_a_manager_selects_drafts_and_the_talent_approves_them_in_one_batch(
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
     expect(talent.get_by_text("silence counts as approval").first).to_be_visible()
-    talent.screenshot(path=tmp_path / "contact-sheet.png", full_page=True)
+    assert fits_the_phone(talent)
+    screenshot(talent, "contact-sheet")
     talent.get_by_label("Reason (required to reject) or note").fill("Both lovely")
     talent.get_by_role("button", name="Approve ticked images").click()
 
     expect(talent.locator(".msg-success")).to_contain_text("2 image(s) approved")
-    talent.screenshot(path=tmp_path / "batch-approved.png", full_page=True)
+    screenshot(talent, "batch-approved")
     assert statuses(assets) == ["approved", "approved"]
 
 
 def test_the_manager_releases_and_a_consumer_verifies_the_released_image(
-    likeness_world, open_as, expect, tmp_path
+    likeness_world, open_as, expect, screenshot, tmp_path
 ):
     world = likeness_world
     assets = rendered(world, drafts=1)
@@ -118,9 +126,9 @@ def test_the_manager_releases_and_a_consumer_verifies_the_released_image(
     expect(manager.locator(".msg-success")).to_contain_text("First publication recorded")
     with manager.expect_download() as download:
         manager.get_by_role("link", name="Download signed image").click()
-    signed = tmp_path / "released.png"
+    signed = tmp_path / "signed-image.png"
     download.value.save_as(signed)
-    manager.screenshot(path=tmp_path / "released.png.page.png", full_page=True)
+    screenshot(manager, "released")
     asset = Asset.objects.get(pk=assets[0].pk)
     assert asset.status == "released" and asset.first_published_at is not None
 
@@ -131,10 +139,10 @@ def test_the_manager_releases_and_a_consumer_verifies_the_released_image(
 
     expect(consumer.locator(".state")).to_have_text("trusted")
     expect(consumer.locator(".card").first).to_contain_text(world.gate.brand.name)
-    consumer.screenshot(path=tmp_path / "verified.png", full_page=True)
+    screenshot(consumer, "verified")
 
 
-def test_the_talent_withdraws_and_the_managers_next_request_is_denied(open_as, expect, tmp_path):
+def test_the_talent_withdraws_and_the_managers_next_request_is_denied(open_as, expect, screenshot):
     world = build_gate_world()
     talent = open_as(world.x.talent.user)
 
@@ -143,6 +151,8 @@ def test_the_talent_withdraws_and_the_managers_next_request_is_denied(open_as, e
     talent.get_by_label("Why").fill("The brand used an image outside the licence")
     talent.get_by_role("button", name="Withdraw").click()
     expect(talent.locator(".msg-success")).to_contain_text("Withdrawal recorded")
+    expect(talent.locator("#withdrawal-recorded")).to_contain_text("Withdrawn with effect from")
+    screenshot(talent, "withdrawn")
     assert Withdrawal.objects.get(licence=world.x.licence).effective_at <= timezone.now()
 
     manager = open_as(world.manager)
@@ -155,7 +165,47 @@ def test_the_talent_withdraws_and_the_managers_next_request_is_denied(open_as, e
     manager.get_by_role("button", name="Submit request").click()
 
     expect(manager.locator("#request-status")).to_have_text("Denied")
-    manager.screenshot(path=tmp_path / "denied.png", full_page=True)
+    screenshot(manager, "denied")
     render_request = RenderRequest.objects.get()
     assert render_request.status == "denied"
     assert render_request.denial_reasons == ["withdrawal_effective"]
+
+
+def test_a_consumer_uses_the_verify_page_from_the_keyboard_on_a_phone(
+    open_as, expect, screenshot, live_server
+):
+    consumer = open_as(None)
+    consumer.goto(f"{live_server.url}/verify/")
+
+    reached = []
+    for _ in range(8):
+        consumer.keyboard.press("Tab")
+        reached.append(
+            consumer.evaluate(
+                "() => { const e = document.activeElement;"
+                " return e.id || e.textContent.trim() || e.tagName; }"
+            )
+        )
+    assert reached[0] == "Skip to content"
+    assert {"file", "Verify", "What does “possible match” mean?"} <= set(reached)
+
+    consumer.locator("#possible-match-help summary").focus()
+    consumer.keyboard.press("Enter")  # a <details> opens from the keyboard
+    expect(consumer.locator("#possible-match-help")).to_have_attribute("open", "")
+    expect(consumer.get_by_text("It is a similarity, not a verification")).to_be_visible()
+    assert fits_the_phone(consumer)
+    screenshot(consumer, "verify-keyboard")
+
+
+def test_a_french_visitor_reads_the_verify_page_in_french(open_as, expect, screenshot, live_server):
+    consumer = open_as(None, locale="fr-FR")
+    consumer.goto(f"{live_server.url}/verify/")
+
+    expect(consumer.locator("html")).to_have_attribute("lang", "fr")
+    expect(consumer.get_by_role("heading", name="Vérifier une image")).to_be_visible()
+    summary = consumer.locator("#possible-match-help summary")
+    expect(summary).to_contain_text("Que signifie")
+    expect(summary).to_contain_text("correspondance possible")
+    summary.click()
+    expect(consumer.get_by_text("C'est une ressemblance, pas une vérification")).to_be_visible()
+    screenshot(consumer, "verify-fr")
