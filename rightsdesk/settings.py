@@ -121,7 +121,10 @@ def _database() -> dict:
             # Prepared after a statement's second run: planning, not running, is most of a
             # small query's time here (PITFALLS.md). Django turns psycopg's preparing off
             # unless asked (for poolers in transaction mode, which we do not use).
-            options["prepare_threshold"] = env_int("RIGHTSDESK_PG_PREPARE_THRESHOLD", 2)
+            prepare = env_str("RIGHTSDESK_PG_PREPARE_THRESHOLD", "2").strip().lower()
+            options["prepare_threshold"] = (
+                None if prepare == "none" else env_int("RIGHTSDESK_PG_PREPARE_THRESHOLD", 2)
+            )
         if db["ENGINE"] == "django.db.backends.sqlite3":
             # A sqlite:// URL (the worker a test starts on the test database) needs them too.
             db["OPTIONS"] = {**_SQLITE_OPTIONS, **db.get("OPTIONS", {})}

@@ -114,23 +114,25 @@ def _compare_and_set(
     changes: dict[str, Any],
     where: dict[str, Any] | None = None,
 ) -> str:
-    """Lock the row, check ``seen -> to`` and write it only if the row is still ``seen``
-    (and still matches ``where``, e.g. the worker that owns a render)."""
+    """Check ``seen -> to`` and write it only if the row is still ``seen`` (and still
+    matches ``where``, e.g. the worker that owns a render): one conditional UPDATE, which
+    takes the row's lock; the row is read again only to say what it changed to."""
     model = type(instance)
     seen = instance.status
     where = where or {}
-    current, *held = (
-        model.objects.select_for_update().values_list("status", *where).get(pk=instance.pk)
-    )
-    if current != seen or held != list(where.values()):
+    check_transition(kind, seen, to)
+    changes = {**changes, "status": to, "updated_at": timezone.now()}
+    if model.objects.filter(pk=instance.pk, status=seen, **where).update(**changes) != 1:
+        current = model.objects.filter(pk=instance.pk).values_list("status", flat=True).first()
+        if current == seen:  # still `seen`: what changed is ``where`` (another owner)
+            raise InvalidTransition(
+                f"The {kind} is no longer held as this change expects.",
+                **{"from": current, "to": to, "expected": seen},
+            )
         raise InvalidTransition(
             f"The {kind} changed from {seen} to {current} before this change could be made.",
             **{"from": current, "to": to, "expected": seen},
         )
-    check_transition(kind, seen, to)
-    changes = {**changes, "status": to, "updated_at": timezone.now()}
-    if model.objects.filter(pk=instance.pk, status=seen, **where).update(**changes) != 1:
-        raise InvalidTransition(**{"from": seen, "to": to})
     for name, value in changes.items():
         setattr(instance, name, value)
     return seen
