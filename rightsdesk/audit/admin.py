@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from rightsdesk.audit.models import AuditEvent
+from rightsdesk.audit.models import EVENT_FIELDS, AuditEvent
 
 
 @admin.register(AuditEvent)
@@ -12,18 +12,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", "target_type"]
     search_fields = ["target_id", "actor_label", "action"]
     ordering = ["-sequence"]
-    readonly_fields = [
-        "sequence",
-        "created_at",
-        "actor",
-        "actor_label",
-        "action",
-        "target_type",
-        "target_id",
-        "payload_json",
-        "prev_hash",
-        "hash",
-    ]
+    readonly_fields = list(EVENT_FIELDS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

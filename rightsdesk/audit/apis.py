@@ -1,5 +1,3 @@
-import tempfile
-
 from django.http import FileResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -12,12 +10,9 @@ from rest_framework.views import APIView
 from rightsdesk.accounts.models import Role
 from rightsdesk.api.errors import ErrorSerializer
 from rightsdesk.api.pagination import DefaultPagination
-from rightsdesk.audit.evidence import evidence_pack_export
+from rightsdesk.audit.evidence import evidence_pack_download
 from rightsdesk.audit.evidence_selectors import evidence_subject_get_visible_to
 from rightsdesk.audit.selectors import audit_events_list
-
-# A pack is spooled in memory up to this size, then to a temporary file.
-EVIDENCE_SPOOL_BYTES = 16 * 1024 * 1024
 
 
 class IsStaffRole(BasePermission):
@@ -133,18 +128,7 @@ class EvidencePackApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         subject = evidence_subject_get_visible_to(user=request.user, **filters.validated_data)
-        # Not a context manager: FileResponse closes it once the body is sent.
-        spool = tempfile.SpooledTemporaryFile(max_size=EVIDENCE_SPOOL_BYTES)  # noqa: SIM115
-        pack = evidence_pack_export(subject=subject, viewer=request.user, out=spool)
-        spool.seek(0)
-        response = FileResponse(
-            spool,
-            as_attachment=True,
-            filename=f"evidence-{subject.kind}-{subject.target.public_id}.zip",
-            content_type="application/zip",
-        )
-        response["X-Evidence-Manifest-SHA256"] = pack.manifest_sha256
-        return response
+        return evidence_pack_download(subject=subject, viewer=request.user)
 
     def finalize_response(self, request: Request, response: HttpResponseBase, *args, **kwargs):
         # An error is JSON even when the client asked for a zip.

@@ -22,6 +22,20 @@ from django.db import models
 
 from rightsdesk.audit.canonical import event_hash
 
+# What an event is made of: every stored field but the id, in the table's order.
+EVENT_FIELDS = (
+    "sequence",
+    "created_at",
+    "actor",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "payload_json",
+    "prev_hash",
+    "hash",
+)
+
 
 class AuditEvent(models.Model):
     sequence = models.PositiveBigIntegerField(unique=True)

@@ -9,7 +9,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json
-from rightsdesk.audit.models import AuditChainHead, AuditEvent
+from rightsdesk.audit.models import EVENT_FIELDS, AuditChainHead, AuditEvent
 
 SYSTEM_LABEL = "system"
 
@@ -126,12 +126,14 @@ def _append(event: AuditEvent) -> AuditEvent:
 
 
 _HEAD_LOCK = "SELECT last_sequence, last_hash FROM audit_auditchainhead WHERE id = 1 FOR UPDATE"
+_SQL_TYPES = {"sequence": "bigint", "created_at": "timestamptz", "actor": "bigint"}
+_EVENT_COLUMNS = [AuditEvent._meta.get_field(name) for name in EVENT_FIELDS]
 _EVENTS_APPEND = (
-    "WITH appended AS (INSERT INTO audit_auditevent (sequence, created_at, actor_id, "
-    "actor_label, action, target_type, target_id, payload_json, prev_hash, hash) "
-    "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], %s::text[], "
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])) "
-    "UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
+    "WITH appended AS (INSERT INTO audit_auditevent ("  # noqa: S608 - from the model
+    + ", ".join(field.column for field in _EVENT_COLUMNS)
+    + ") SELECT * FROM unnest("
+    + ", ".join(f"%s::{_SQL_TYPES.get(field.name, 'text')}[]" for field in _EVENT_COLUMNS)
+    + ")) UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
 )
 
 
@@ -158,20 +160,6 @@ def _append_many(events: list[AuditEvent]) -> None:
         AuditEvent.objects.bulk_create(events)
         AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=prev_hash)
         return
-    columns = [
-        [getattr(event, name) for event in events]
-        for name in (
-            "sequence",
-            "created_at",
-            "actor_id",
-            "actor_label",
-            "action",
-            "target_type",
-            "target_id",
-            "payload_json",
-            "prev_hash",
-            "hash",
-        )
-    ]
+    columns = [[getattr(event, field.attname) for event in events] for field in _EVENT_COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(_EVENTS_APPEND, [*columns, sequence, prev_hash])

@@ -339,9 +339,7 @@ def test_the_twin_in_market_shows_what_each_released_image_earned(world, as_user
     )
 
 
-def test_an_agent_without_the_earnings_power_sees_the_market_but_not_its_earnings(
-    world, as_user
-):
+def test_an_agent_without_the_earnings_power_sees_the_market_but_not_its_earnings(world, as_user):
     # Given a released image and two agents of the talent's agency, one of whom may read
     # the talent's earnings
     agency = represent(world, commission_bps=1500)
