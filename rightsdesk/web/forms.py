@@ -314,11 +314,28 @@ class LicenceProposalForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
+    # The form's last fieldset, "Money and time"; the rest is the first, "The use".
+    MONEY_FIELDS = (
+        "currency",
+        "buyout",
+        "usage_fee",
+        "draft_allowance",
+        "starts_on",
+        "ends_on",
+        "offer_expires_on",
+    )
+
     def __init__(self, *args, categories, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [
             (category.slug, _(category.name)) for category in categories
         ]
+
+    def use_fields(self):
+        return [self[name] for name in self.fields if name not in self.MONEY_FIELDS]
+
+    def money_fields(self):
+        return [self[name] for name in self.MONEY_FIELDS]
 
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].strip().upper()

@@ -7,7 +7,6 @@ the live dry run while a brief is typed and the progress that refreshes while re
 """
 
 import dataclasses
-import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
@@ -32,8 +31,7 @@ from rightsdesk.agreements.selectors import (
 from rightsdesk.agreements.services import agreement_amend, agreement_sign, agreement_signatory
 from rightsdesk.agreements.taxonomy import category_list
 from rightsdesk.agreements.terms import AgreementTerms
-from rightsdesk.audit.apis import EVIDENCE_SPOOL_BYTES  # the API's spool size
-from rightsdesk.audit.evidence import evidence_pack_export
+from rightsdesk.audit.evidence import evidence_pack_download
 from rightsdesk.audit.evidence_selectors import evidence_may_take, evidence_subject_get_visible_to
 from rightsdesk.consent.screening import APPEARANCE_LIMIT_PHRASES
 from rightsdesk.consent.selectors import (
@@ -768,23 +766,11 @@ def agreement_evidence(request: HttpRequest, public_id) -> HttpResponse:
     # talents' licences, which evidence_subject_get_visible_to already let the user see.
     if not any(licence.agreement_id == agreement.pk for licence in subject.licences):
         raise Http404
-    # Not a context manager: FileResponse closes it once the body is sent.
-    spool = tempfile.SpooledTemporaryFile(max_size=EVIDENCE_SPOOL_BYTES)  # noqa: SIM115
     try:
-        pack = evidence_pack_export(subject=subject, viewer=request.user, out=spool)
+        return evidence_pack_download(subject=subject, viewer=request.user)
     except ApplicationError as exc:
-        spool.close()
         messages.error(request, exc.message)
         return redirect("web:agreement-detail", public_id=agreement.public_id)
-    spool.seek(0)
-    response = FileResponse(
-        spool,
-        as_attachment=True,
-        filename=f"evidence-{subject.kind}-{subject.target.public_id}.zip",
-        content_type="application/zip",
-    )
-    response["X-Evidence-Manifest-SHA256"] = pack.manifest_sha256
-    return response
 
 
 # --- capture sessions -----------------------------------------------------------------------

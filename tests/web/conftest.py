@@ -1,4 +1,7 @@
-"""Browser tests: Playwright for Python driving Debian's chromium against pytest-django's
+"""The page tests' ``world``: tests/consent/gate_world.py's two talents, brands and
+licences (page-test helpers that are plain functions are in tests/web/helpers.py).
+
+Browser tests: Playwright for Python driving Debian's chromium against pytest-django's
 live server. ``@pytest.mark.browser`` tests are skipped, with the reason in the summary,
 when /usr/bin/chromium is missing (``apt-get install chromium``; .ci/run installs it).
 
@@ -11,6 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.consent.gate_world import GateWorld, build_gate_world
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,6 +32,11 @@ SKIP_REASON = (
     f"browser tests need Debian's chromium at {CHROMIUM} "
     "(apt-get install -y chromium; .ci/run does it)"
 )
+
+
+@pytest.fixture
+def world(django_capture_on_commit_callbacks) -> GateWorld:
+    return build_gate_world()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,5 +1,7 @@
-"""A licence offer waiting for the talent's answer, for the page and browser tests."""
+"""A licence offer waiting for the talent's answer, and its acceptance on the licence page,
+for the page and browser tests."""
 
+from rightsdesk.licensing.memo import deal_memo_render
 from rightsdesk.licensing.models import Licence
 from tests.consent.gate_world import DAY
 
@@ -32,3 +34,13 @@ def proposed_licence(world, **fields) -> Licence:
         row.licence = licence
         row.save()
     return licence
+
+
+def accept_on_the_page(client, licence: Licence):
+    """The talent's side (``client``, logged in) accepts ``licence`` from its deal memo, as
+    the licence page posts it; the response to that post."""
+    memo = deal_memo_render(licence=licence)
+    return client.post(
+        f"/licences/{licence.public_id}/accept/",
+        {"deal_memo_sha256": memo.sha256, "language": memo.language},
+    )

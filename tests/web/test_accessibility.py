@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.renders.states import AssetStatus
-from tests.consent.gate_world import build_gate_world
-from tests.factories import PASSWORD
+from tests.web.helpers import client_for, request_form
 from tests.web.offers import proposed_licence
 
 pytestmark = pytest.mark.django_db
@@ -103,34 +101,17 @@ def problems(html: str) -> list[str]:
 
 
 @pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    world = build_gate_world()
+def world(world):
+    """The page tests' world (tests/web/conftest.py), with an offer waiting for the talent
+    and a brief held for the talent's approval, so that their pages have something to show."""
     world.offer = proposed_licence(world)
     brief = "Swimwear on a linen beach towel"  # held for the talent's approval
     client_for(world.manager).post(
-        "/requests/new/",
-        {
-            "licence": str(world.x.licence.public_id),
-            "brief": brief,
-            "territory": "FR",
-            "medium": "paid_social",
-            "width": 64,
-            "height": 64,
-            "steps": 2,
-            "num_drafts": 2,
-            "idempotency_key": "accessibility",
-        },
+        "/requests/new/", request_form(world, brief=brief, idempotency_key="accessibility")
     )
     world.held = RenderRequest.objects.get(brief=brief)
     assert world.held.status == "awaiting_brief_approval"
     return world
-
-
-def client_for(user) -> Client:
-    client = Client()
-    if user is not None:
-        assert client.login(username=user.email, password=PASSWORD)
-    return client
 
 
 def pages(world) -> list[tuple[object, str]]:

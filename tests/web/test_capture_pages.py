@@ -4,25 +4,13 @@ image count, fees and the agreement it was commissioned under; never an image.""
 import hashlib
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from rightsdesk.talent.models import CaptureImage, CaptureSession
-from tests.consent.gate_world import DAY, build_gate_world
-from tests.factories import PASSWORD
+from tests.consent.gate_world import DAY
+from tests.web.helpers import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    assert client.login(username=user.email, password=PASSWORD)
-    return client
 
 
 def commissioned_session(world, *, images: int) -> CaptureSession:

@@ -5,25 +5,12 @@ on only as their licences allow, which is why the page points to withdrawing fro
 import html
 
 import pytest
-from django.test import Client
 
 from rightsdesk.licensing.models import Licence
 from rightsdesk.talent.models import LikenessVersion
-from tests.consent.gate_world import build_gate_world
-from tests.factories import PASSWORD
+from tests.web.helpers import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    assert client.login(username=user.email, password=PASSWORD)
-    return client
 
 
 def test_the_page_says_what_withdrawing_stops_from_when_and_what_stays(world):

@@ -4,27 +4,14 @@ an agent whose representation grants ``view_earnings``); an agent without that p
 told so and offered neither."""
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
-from rightsdesk.licensing.memo import deal_memo_render
-from tests.consent.gate_world import build_gate_world
-from tests.factories import PASSWORD, AgencyFactory, RepresentationFactory, UserFactory
-from tests.web.offers import proposed_licence
+from tests.factories import AgencyFactory, RepresentationFactory, UserFactory
+from tests.web.helpers import client_for
+from tests.web.offers import accept_on_the_page, proposed_licence
 
 pytestmark = pytest.mark.django_db
 STATEMENT = "/api/v1/ledger/statement/"
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    assert client.login(username=user.email, password=PASSWORD)
-    return client
 
 
 def statement_link(talent, period: str) -> str:
@@ -47,13 +34,8 @@ def agent_of(talent, *, view_earnings: bool):
 
 
 def test_the_talent_downloads_each_of_the_last_six_months_statements(world):
-    licence = proposed_licence(world, buyout_minor=500_000)
     client = client_for(world.x.talent.user)
-    memo = deal_memo_render(licence=licence)
-    client.post(
-        f"/licences/{licence.public_id}/accept/",
-        {"deal_memo_sha256": memo.sha256, "language": memo.language},
-    )
+    accept_on_the_page(client, proposed_licence(world, buyout_minor=500_000))
 
     body = client.get("/market/").content.decode()
 

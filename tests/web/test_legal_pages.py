@@ -9,7 +9,6 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.utils import timezone
 
 from rightsdesk.agreements.models import (
@@ -26,30 +25,12 @@ from rightsdesk.licensing.errors import ExclusivityConflict
 from rightsdesk.licensing.models import Licence, UsageRow
 from rightsdesk.web.explain import refusal_lines
 from rightsdesk.web.selectors import agreement_terms_changes
-from tests.consent.gate_world import DAY, build_gate_world
-from tests.factories import PASSWORD, UserFactory
+from tests.agreements.conftest import media_in_tmp  # noqa: F401 (autouse: uploads in tmp_path)
+from tests.consent.gate_world import DAY
+from tests.factories import UserFactory
+from tests.web.helpers import client_for, messages_of, request_form
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_in_tmp(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    assert client.login(username=user.email, password=PASSWORD)
-    return client
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def agreement_path(world, suffix: str = "") -> str:
@@ -465,18 +446,7 @@ def test_each_released_image_has_its_own_evidence_pack(world):
     from rightsdesk.renders.models import Asset, RenderRequest
 
     client_for(world.manager).post(
-        "/requests/new/",
-        {
-            "licence": str(world.x.licence.public_id),
-            "brief": "A model in a linen suit on a pier at dawn",
-            "territory": "FR",
-            "medium": "paid_social",
-            "width": 64,
-            "height": 64,
-            "steps": 2,
-            "num_drafts": 1,
-            "idempotency_key": "evidence-asset",
-        },
+        "/requests/new/", request_form(world, num_drafts=1, idempotency_key="evidence-asset")
     )
     asset = Asset.objects.create(
         render_request=RenderRequest.objects.get(),

@@ -13,42 +13,12 @@ from rightsdesk.consent.models import Withdrawal
 from rightsdesk.licensing.memo import deal_memo_render
 from rightsdesk.licensing.models import Licence, LicenceOffer
 from rightsdesk.renders.models import RenderRequest
-from tests.consent.gate_world import DAY, build_gate_world
-from tests.factories import PASSWORD, UserFactory
-from tests.web.offers import proposed_licence
+from tests.consent.gate_world import DAY
+from tests.factories import UserFactory
+from tests.web.helpers import client_for, messages_of, request_form
+from tests.web.offers import accept_on_the_page, proposed_licence
 
 pytestmark = pytest.mark.django_db
-BRIEF = "A model in a linen suit on a pier at dawn"
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    assert client.login(username=user.email, password=PASSWORD)
-    return client
-
-
-def request_form(world, **overrides) -> dict:
-    return {
-        "licence": str(world.x.licence.public_id),
-        "brief": BRIEF,
-        "territory": "FR",
-        "medium": "paid_social",
-        "width": 64,
-        "height": 64,
-        "steps": 2,
-        "num_drafts": 2,
-        "idempotency_key": "page-test-1",
-        **overrides,
-    }
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def test_pages_ask_for_a_login_first(world):
@@ -364,13 +334,8 @@ def test_the_talent_counters_with_a_higher_fee_and_the_rest_as_proposed(world):
 
 
 def test_the_market_page_charts_this_months_net_earnings_from_the_statement(world):
-    licence = proposed_licence(world, buyout_minor=500_000)
     client = client_for(world.x.talent.user)
-    memo = deal_memo_render(licence=licence)
-    client.post(
-        f"/licences/{licence.public_id}/accept/",
-        {"deal_memo_sha256": memo.sha256, "language": memo.language},
-    )
+    accept_on_the_page(client, proposed_licence(world, buyout_minor=500_000))
 
     body = client.get("/market/").content.decode()
 

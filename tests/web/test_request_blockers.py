@@ -3,44 +3,18 @@ side for a held brief (no deadline), for selected images (until the deemed-appro
 deadline), and the brand for drafts not yet released (until they expire)."""
 
 import pytest
-from django.test import Client
 
 from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.renders.states import AssetStatus
 from rightsdesk.web.selectors import request_blockers
-from tests.consent.gate_world import build_gate_world
-from tests.factories import PASSWORD
+from tests.web.helpers import BRIEF, client_for, request_form
 
 pytestmark = pytest.mark.django_db
-BRIEF = "A model in a linen suit on a pier at dawn"
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    assert client.login(username=user.email, password=PASSWORD)
-    return client
 
 
 def submit(world, brief: str = BRIEF) -> RenderRequest:
-    client_for(world.manager).post(
-        "/requests/new/",
-        {
-            "licence": str(world.x.licence.public_id),
-            "brief": brief,
-            "territory": "FR",
-            "medium": "paid_social",
-            "width": 64,
-            "height": 64,
-            "steps": 2,
-            "num_drafts": 2,
-            "idempotency_key": f"blockers-{brief[:10]}",
-        },
-    )
+    form = request_form(world, brief=brief, idempotency_key=f"blockers-{brief[:10]}")
+    client_for(world.manager).post("/requests/new/", form)
     return RenderRequest.objects.get(brief=brief)
 
 

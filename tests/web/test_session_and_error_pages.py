@@ -6,19 +6,10 @@ import logging
 import pytest
 from django.test import Client
 
-from tests.consent.gate_world import build_gate_world
 from tests.factories import PASSWORD
+from tests.web.helpers import messages_of
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def test_logging_in_and_out_each_say_so(world):

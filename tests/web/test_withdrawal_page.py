@@ -6,26 +6,13 @@ import html
 from datetime import UTC, timedelta
 
 import pytest
-from django.test import Client
 from django.utils import dateformat, timezone
 
 from rightsdesk.consent.models import Withdrawal
 from rightsdesk.licensing.models import Licence
-from tests.consent.gate_world import build_gate_world
-from tests.factories import PASSWORD
+from tests.web.helpers import client_for, messages_of
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(django_capture_on_commit_callbacks):
-    return build_gate_world()
-
-
-def client_for(user) -> Client:
-    client = Client()
-    assert client.login(username=user.email, password=PASSWORD)
-    return client
 
 
 def day(value) -> str:
@@ -40,8 +27,14 @@ def licence_path(world, suffix: str = "") -> str:
     return f"/licences/{world.x.licence.public_id}/{suffix}"
 
 
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
+def withdraw(world, *, kind: str, reason: str):
+    """The talent withdraws from X's licence on its page: the page it lands on, and the
+    withdrawal recorded."""
+    response = client_for(world.x.talent.user).post(
+        licence_path(world, "withdraw/"), {"kind": kind, "reason": reason}, follow=True
+    )
+    world.x.licence.refresh_from_db()
+    return response, Withdrawal.objects.get(licence=world.x.licence)
 
 
 def test_the_form_says_from_when_each_kind_takes_effect_and_how_long_the_run_off_lasts(world):
@@ -59,17 +52,9 @@ def test_the_form_says_from_when_each_kind_takes_effect_and_how_long_the_run_off
 
 
 def test_a_contractual_withdrawal_is_shown_to_come_with_its_dates(world):
-    client = client_for(world.x.talent.user)
+    response, withdrawal = withdraw(world, kind="contractual", reason="I am changing agencies")
 
-    response = client.post(
-        licence_path(world, "withdraw/"),
-        {"kind": "contractual", "reason": "I am changing agencies"},
-        follow=True,
-    )
-
-    withdrawal = Withdrawal.objects.get(licence=world.x.licence)
     assert withdrawal.effective_at > timezone.now()  # after the notice period
-    world.x.licence.refresh_from_db()
     assert world.x.licence.status == Licence.Status.ACCEPTED  # in use until then
     (message,) = messages_of(response)
     assert f"From {minute(withdrawal.effective_at)} nothing new is rendered" in message
@@ -79,16 +64,8 @@ def test_a_contractual_withdrawal_is_shown_to_come_with_its_dates(world):
 
 
 def test_a_withdrawal_for_cause_is_in_effect_at_once_and_the_form_is_gone(world):
-    client = client_for(world.x.talent.user)
+    response, withdrawal = withdraw(world, kind="for_cause", reason="Used outside the licence")
 
-    response = client.post(
-        licence_path(world, "withdraw/"),
-        {"kind": "for_cause", "reason": "Used outside the licence"},
-        follow=True,
-    )
-
-    withdrawal = Withdrawal.objects.get(licence=world.x.licence)
-    world.x.licence.refresh_from_db()
     assert world.x.licence.status == Licence.Status.WITHDRAWN
     body = response.content.decode()
     assert f"Withdrawn with effect from {minute(withdrawal.effective_at)}" in body
