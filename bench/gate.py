@@ -154,10 +154,12 @@ FROM generate_series(%(lo)s::int, %(hi)s::int) i CROSS JOIN (VALUES (0), (1)) kk
     """
 INSERT INTO talent_likenessversion (id, public_id, created_at, updated_at, version, status,
     base_model, trigger_token, adapter_file, adapter_sha256, adapter_key_id,
-    appearance_limits, training_params, signed_off_at, signed_off_by_id, talent_id)
+    appearance_limits, training_params, progress, failure_reasons, rejection_reason,
+    signed_off_at, signed_off_by_id, talent_id)
 SELECT i, md5('likeness' || i)::uuid, %(now)s, %(now)s, 1,
     CASE WHEN mod(i, 40) = 0 THEN 'awaiting_signoff' ELSE 'signed_off' END, 'tiny-sd',
     'rdtk' || i, '', '', '', '["body_reshaping", "skin_tone", "age_change"]'::jsonb, '{}',
+    100, '[]', '',
     CASE WHEN mod(i, 40) = 0 THEN NULL ELSE %(now)s - interval '150 days' END,
     CASE WHEN mod(i, 40) = 0 THEN NULL ELSE %(staff)s END, i
 FROM generate_series(%(lo)s::int, %(hi)s::int) i

@@ -304,7 +304,7 @@ def measure(args, path: Path_, raw: Raw) -> None:
     overhead = path_ms - raw_ms
     print(
         f"{args.renders} renders at {args.size}x{args.size}, {args.steps} steps, interleaved; "
-        f"{same}/{args.renders} gave byte-identical renderer PNGs both ways"
+        f"{same}/{args.renders} gave identical renderer pixels both ways"
     )
     print(f"raw pipe() + PNG:  median {raw_ms:.1f} ms (min {min(raw_times) * 1000:.1f})")
     print(f"whole path:        median {path_ms:.1f} ms (min {min(path_times) * 1000:.1f})")
