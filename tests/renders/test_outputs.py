@@ -304,10 +304,11 @@ def test_a_rejected_brief_ends_with_the_reason_and_takes_nothing(world):
     assert Notification.objects.filter(user=world.manager, kind="brief_rejected").exists()
 
 
-def test_a_request_the_budget_cannot_cover_is_denied_and_takes_nothing(world):
+@pytest.mark.parametrize("drafts", [1, 2])  # one: given back by hand; two: a savepoint
+def test_a_request_the_budget_cannot_cover_is_denied_and_takes_nothing(world, drafts):
     Licence.objects.filter(pk=world.gate.x.licence.pk).update(usage_fee_minor=10**12)
 
-    render_request = world.submit(num_drafts=2, steps=1)
+    render_request = world.submit(num_drafts=drafts, steps=1)
 
     assert (render_request.status, render_request.denial_reasons) == (
         "denied",
@@ -315,6 +316,16 @@ def test_a_request_the_budget_cannot_cover_is_denied_and_takes_nothing(world):
     )
     assert Licence.objects.get(pk=world.gate.x.licence.pk).drafts_used == 0
     assert not Reservation.objects.exists()
+    # The row was first written queued; what is stored now is the denial, nothing held
+    stored = RenderRequest.objects.get(pk=render_request.pk)
+    assert (stored.status, stored.draft_ids, stored.drafts_expire_at) == ("denied", [], None)
+    assert stored.finished_at is not None and not stored.spec_sha256
+    assert [link.drafts_taken for link in stored.licence_links.all()] == [0]
+    event = AuditEvent.objects.get(
+        action="render_request.submitted", target_id=str(stored.public_id)
+    )
+    assert '"path":["submitted","denied"]' in event.payload_json
+    assert not AuditEvent.objects.filter(action="ledger.reserved").exists()
 
 
 def test_the_twin_in_market_shows_what_each_released_image_earned(world, as_user):
