@@ -346,7 +346,7 @@ class ReservationPlan:
     reference: str
     expires_at: datetime
     fee: FeeSpec
-    split: Any
+    split: FeeSplit
     request: dict[str, Any]
     payload_json: str
     payload_sha256: str

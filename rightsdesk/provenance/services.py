@@ -267,6 +267,10 @@ def _decode_png(image_png: bytes) -> Image.Image:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError):
         raise CorruptImage("The image to sign is not a readable PNG.")
+    return _as_rgb(image)
+
+
+def _as_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode in ("RGB", "RGBA") else image.convert("RGB")
 
 
@@ -312,10 +316,8 @@ def provenance_sign(
     if licence is None:
         raise NotFound("No such licence.")
     credential = credential or signing_credential_for(organization=licence.brand)
-    if image is not None and image.mode not in ("RGB", "RGBA"):
-        image = image.convert("RGB")
     marked = provenance_apply_marks(
-        image=image if image is not None else _decode_png(image_png),
+        image=_as_rgb(image) if image is not None else _decode_png(image_png),
         asset_id=asset_id,
         obligations=list(obligations),
         language=disclosure.language,

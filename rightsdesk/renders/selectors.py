@@ -197,10 +197,8 @@ def _visible(*, user: User, render_request: RenderRequest) -> bool:
     brand = org is not None and org.kind == Organization.Kind.BRAND
     if brand and render_request.organization_id == org.pk:
         return True
-    return RenderRequestLicence.objects.filter(
-        render_request_id=render_request.pk,
-        licence__in=licence_list_visible_to(user=user).values("pk"),
-    ).exists()
+    # Everyone else by the list's own rule (the talent's side, through the licences).
+    return render_request_list_visible_to(user=user).filter(pk=render_request.pk).exists()
 
 
 def asset_list_visible_to(*, user: User) -> QuerySet[Asset]:

@@ -224,7 +224,7 @@ def _refuse(render_request: RenderRequest, *, end: bool) -> str:
 
 
 def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) -> str:
-    from generation.render import RenderCancelled, pixels_sha256, render
+    from generation.render import RenderCancelled, render
     from generation.spec import AdapterRef, RenderSpec
     from rightsdesk.core.worker import adapter_bytes_for, worker_pipeline
 
@@ -272,7 +272,7 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
                 # renderer would only be decoded again.
                 encode=False,
             )
-            drafts.append(_draft(render_request, index, result, worker_id, pixels_sha256))
+            drafts.append(_draft(render_request, index, result, worker_id))
     except RenderCancelled:
         return _stopped(render_request, worker_id, watch)
     drafts = render_drafts_sign(render_request=render_request, drafts=drafts, links=links)
@@ -283,9 +283,9 @@ def _render(render_request: RenderRequest, links, *, worker_id: str, revoked) ->
     return RequestStatus.RENDERED
 
 
-def _draft(
-    render_request: RenderRequest, index: int, result: Any, worker_id: str, pixels_sha256
-) -> RenderedDraft:
+def _draft(render_request: RenderRequest, index: int, result: Any, worker_id: str) -> RenderedDraft:
+    from generation.render import pixels_sha256  # worker only: generation imports torch
+
     metadata = {
         "timings": {name: round(value, 6) for name, value in result.timings.items()},
         "base_model_id": result.base_model_id,
