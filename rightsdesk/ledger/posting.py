@@ -239,12 +239,6 @@ def accounts_by_key(keys: Sequence[AccountKey], *, create: bool) -> dict[str, Ac
     return found
 
 
-_LOCK_ACCOUNTS = (
-    "SELECT account_id FROM ledger_accountbalance WHERE account_id = ANY(%b) "
-    "ORDER BY guarded DESC, account_id FOR NO KEY UPDATE"
-)
-
-
 def accounts_lock(account_ids: Sequence[int]) -> None:
     """Row-lock accounts' balances in the ledger's order: guarded first, then by id.
 
@@ -252,7 +246,7 @@ def accounts_lock(account_ids: Sequence[int]) -> None:
     """
     if connection.vendor != "postgresql" or not account_ids:
         return  # SQLite: the IMMEDIATE transaction already holds the database's write lock
-    pg_execute(_LOCK_ACCOUNTS, [sorted(set(account_ids))])
+    accounts_lock_available(account_ids)
 
 
 _LOCK_AVAILABLE = (
