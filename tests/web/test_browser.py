@@ -37,9 +37,15 @@ def likeness_world():
 
 
 def rendered(world, drafts: int = 2) -> list[Asset]:
+    from unittest import mock
+
     from rightsdesk.renders.worker_render import render_request_run
 
-    render_request = world.submit(num_drafts=drafts, steps=1)
+    # Rendered here, not by the broker: on this transactional database the commit would
+    # otherwise send the task to any worker still consuming the queue, which could claim
+    # the request first (seen once in CI as "not_ours").
+    with mock.patch("rightsdesk.renders.services._send_render_task"):
+        render_request = world.submit(num_drafts=drafts, steps=1)
     assert render_request.status == "queued", render_request.denial_reasons
     assert render_request_run(render_request_id=render_request.pk) == "rendered"
     return list(Asset.objects.filter(render_request=render_request).order_by("index"))
