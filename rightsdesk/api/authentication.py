@@ -1,22 +1,58 @@
-"""Token authentication that reads the user's organisation with the token.
+"""Token authentication that reads the user and their organisation with the token.
 
 Nearly every view scopes what it shows by ``request.user.organization`` (a brand's
 requests, an agency's talents), so DRF's token lookup was followed by a second statement
 for it on every request; joined here, a submission and a status read each take one
-statement fewer (bench/api_load.py).
+statement fewer. The statement is written by hand (``rightsdesk.core.rawsql``): through
+the ORM, compiling the three-table join cost 1.1 ms of CPU on every API call, the
+statement itself 0.2 ms (bench/api_load.py).
 """
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
+
+from rightsdesk.accounts.models import Organization, User
+from rightsdesk.core import rawsql
+
+
+def _statement() -> tuple[str, tuple[rawsql.Columns, ...]]:
+    token, user, org = (
+        rawsql.columns(Token, "t"),
+        rawsql.columns(User, "u"),
+        rawsql.columns(Organization, "o"),
+    )
+    sql = (
+        f"SELECT {token.sql}, {user.sql}, {org.sql} FROM {Token._meta.db_table} t "  # noqa: S608 - names from the model
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
+        f"LEFT JOIN {Organization._meta.db_table} o ON o.id = u.organization_id "
+        "WHERE t.key = %s"
+    )
+    return sql, (token, user, org)
+
+
+def token_user(key: str) -> tuple[User, Token] | None:
+    """The token with this key and its user (organisation read with it), or None."""
+    sql, (token_cols, user_cols, org_cols) = _statement()
+    rows = rawsql.fetch(sql, [key])
+    if not rows:
+        return None
+    row = rows[0]
+    token = rawsql.build(token_cols, row)
+    user = rawsql.build(user_cols, row, len(token_cols))
+    start = len(token_cols) + len(user_cols)
+    if user.organization_id is not None:
+        user.organization = rawsql.build(org_cols, row, start)
+    token.user = user
+    return user, token
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        model = self.get_model()
-        try:
-            token = model.objects.select_related("user", "user__organization").get(key=key)
-        except model.DoesNotExist:
+        found = token_user(key)
+        if found is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        if not token.user.is_active:
+        user, token = found
+        if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        return (token.user, token)
+        return (user, token)

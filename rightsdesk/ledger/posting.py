@@ -38,6 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import F
+from psycopg.pq import ExecStatus
 
 from rightsdesk.audit.canonical import canonical_json
 from rightsdesk.core.errors import ApplicationError, IdempotencyConflict, ValidationFailed
@@ -196,7 +197,9 @@ def pg_execute(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     # would through a Django cursor.
     with connection.wrap_database_errors, connection.connection.cursor() as cursor:
         cursor.execute(sql, params, binary=True)
-        rows = cursor.fetchall() if cursor.description else []
+        # The result's status, not ``cursor.description`` (an object built per column).
+        result = cursor.pgresult
+        rows = cursor.fetchall() if result and result.status == ExecStatus.TUPLES_OK else []
     if connection.queries_logged:  # counted with Django's own (CaptureQueriesContext)
         elapsed = time.monotonic() - started
         connection.queries_log.append({"sql": sql, "time": f"{elapsed:.3f}"})

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from rightsdesk.accounts.selectors import user_is_staff
 from rightsdesk.audit.services import audit_record
+from rightsdesk.core import rawsql
 from rightsdesk.core.errors import (
     ApplicationError,
     IdempotencyConflict,
@@ -379,9 +380,10 @@ def ledger_reserve_plan(
         payload_sha256=sha,
         planned_at=now,
     )
-    same_key = Reservation.objects.filter(idempotency_key=idempotency_key)
-    if same_key.exists():  # the whole row is read only for a replay
-        return replace(plan, existing=_same_reservation(same_key.get(), request))
+    # Two probes written by hand (rightsdesk.core.rawsql): each ran on every submission.
+    if rawsql.fetch(_KEY_PROBE, [idempotency_key]):  # the row is read only for a replay
+        existing = Reservation.objects.get(idempotency_key=idempotency_key)
+        return replace(plan, existing=_same_reservation(existing, request))
     if not 0 < len(idempotency_key) <= 200 or len(reference) > 200:
         raise ValidationFailed(fields={"idempotency_key": ["1 to 200 characters."]})
     if expires_at.tzinfo is None or expires_at <= now:
@@ -390,9 +392,16 @@ def ledger_reserve_plan(
     refs = account_refs([line.account for line in lines], create=True)
     budget_key = lines[0].account.key
     budget_id = refs[budget_key][0]
-    lapsed_seen = Reservation.objects.filter(
-        budget_id=budget_id, status=Reservation.Status.PENDING, expires_at__lte=now
-    ).exists()
+    lapsed_seen = bool(
+        rawsql.fetch(
+            _LAPSED_PROBE,
+            [
+                budget_id,
+                Reservation.Status.PENDING.value,
+                rawsql.param(Reservation, "expires_at", now),
+            ],
+        )
+    )
     return replace(
         plan,
         budget_key=budget_key,
@@ -401,6 +410,12 @@ def ledger_reserve_plan(
         lapsed_seen=lapsed_seen,
     )
 
+
+_KEY_PROBE = "SELECT 1 FROM ledger_reservation WHERE idempotency_key = %s LIMIT 1"
+_LAPSED_PROBE = (
+    "SELECT 1 FROM ledger_reservation "
+    "WHERE budget_id = %s AND status = %s AND expires_at <= %s LIMIT 1"
+)
 
 _RESERVATION_INSERT = (
     "INSERT INTO ledger_reservation (public_id, idempotency_key, payload_json, "

@@ -46,6 +46,7 @@ from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery, Obligation
 from rightsdesk.consent.models import ConsentKind
 from rightsdesk.consent.selectors import creation_consent_in_force
+from rightsdesk.core import rawsql
 from rightsdesk.core.errors import (
     IdempotencyConflict,
     InvalidTransition,
@@ -317,10 +318,11 @@ def _validated(submission: _Submission) -> _Submission:
 def _replay(*, requester: User, key: str, submission: _Submission) -> RenderRequest | None:
     """The request first made with this key, if the payload is the same; a different
     payload is ``idempotency_conflict`` naming the fields that differ."""
-    same_key = RenderRequest.objects.filter(requester=requester, idempotency_key=key)
-    if not same_key.exists():  # nearly always: the whole row is read only for a replay
+    # Nearly always there is none: one hand-written probe, and the row is read through the
+    # ORM only for a replay (rightsdesk.core.rawsql says why).
+    if not rawsql.fetch(_KEY_PROBE, [requester.pk, key]):
         return None
-    existing = same_key.get()
+    existing = RenderRequest.objects.get(requester=requester, idempotency_key=key)
     if existing.request_hash != submission.sha256():
         before = _Submission.of(existing).as_dict()
         differ = sorted(k for k, v in submission.as_dict().items() if before[k] != v)
@@ -330,6 +332,12 @@ def _replay(*, requester: User, key: str, submission: _Submission) -> RenderRequ
             fields=differ,
         )
     return existing
+
+
+_KEY_PROBE = (
+    f"SELECT 1 FROM {RenderRequest._meta.db_table} "  # noqa: S608 - names from the model
+    "WHERE requester_id = %s AND idempotency_key = %s LIMIT 1"
+)
 
 
 @transaction.atomic
@@ -395,12 +403,12 @@ def render_request_submit(
             submission=submission,
             idempotency_key=idempotency_key or None,
         )
-    except _KeyTaken as taken:
+    except _KeyTaken:
         # A concurrent twin with the same key committed first: its request is the answer.
         # (The decision the gate stored for this one stays, as every decision asked does.)
         existing = _replay(requester=requester, key=idempotency_key, submission=submission)
-        if existing is None:
-            raise taken.__cause__
+        if existing is None:  # the insert waited for the twin, which committed: never
+            raise RuntimeError("a render request's idempotency key was taken, then not found")
         return existing
 
 
@@ -565,17 +573,14 @@ def _submission_path(
     render_request.status = path[-1]
     if render_request.status in REQUEST_TERMINAL:
         render_request.finished_at = timezone.now()
-    try:
-        # A savepoint around this insert only: the one a twin with the same key can fail.
-        with transaction.atomic():
-            render_request.save(force_insert=True)
-    except IntegrityError as error:
-        if not render_request.idempotency_key:
-            raise
-        raise _KeyTaken from error
+    # A twin with the same key that committed first leaves this row unwritten (no
+    # savepoint's round trips: ON CONFLICT). The only unique column besides the key is the
+    # public id, a fresh uuid4.
+    if not rawsql.insert(render_request, skip_conflicts=True):
+        raise _KeyTaken
     for link in links:
         link.render_request = render_request
-    RenderRequestLicence.objects.bulk_create(links)
+        rawsql.insert(link)
     return path
 
 
