@@ -19,11 +19,12 @@ from datetime import date, datetime
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Min, Q
 
-from rightsdesk.agreements.models import AgreementVersion, Category, CategoryPolicy
+from rightsdesk.accounts.models import Organization
+from rightsdesk.agreements.models import Agreement, AgreementVersion, Category, CategoryPolicy
 from rightsdesk.consent.gate_sql import CALL_SQL
 from rightsdesk.consent.models import CreationConsent, ObligationRule, Withdrawal
+from rightsdesk.core import rawsql
 from rightsdesk.licensing.models import Licence, UsageRow
 from rightsdesk.talent.models import LikenessVersion, Talent, TalentNameGram
 
@@ -270,27 +271,71 @@ def _licence(row: dict) -> LicenceFact:
     )
 
 
-# Any other database: the same facts from plain ORM queries.
+# Any other database (SQLite, the embedded default): the same facts from plain statements,
+# written by hand (rightsdesk.core.rawsql): each render asks the gate at submission and
+# again in the worker, and compiling these eleven queries through the ORM cost ~10 ms of
+# each ask. Rows become model instances through the fields' own converters.
 
 
-def _ref_q(refs: Refs) -> Q:
-    return Q(pk__in=refs.ids) | Q(public_id__in=refs.uuids)
+def _in(values) -> tuple[str, list]:
+    """Placeholders for ``IN (...)``; ``NULL`` (matching nothing) for no values."""
+    values = list(values)
+    return (", ".join(["%s"] * len(values)) or "NULL"), values
+
+
+def _uuids(model, values) -> list:
+    return [rawsql.param(model, "public_id", value) for value in values]
+
+
+def _models(model, where: str, params: list, *, order: str = "x.id") -> list:
+    cols = rawsql.columns(model, "x")
+    sql = f"SELECT {cols.sql} FROM {model._meta.db_table} x WHERE {where} ORDER BY {order}"  # noqa: S608 - names from the model
+    return [rawsql.build(cols, row) for row in rawsql.fetch(sql, params)]
+
+
+def _licences(refs: Refs) -> list[Licence]:
+    cols = (
+        rawsql.columns(Licence, "l"),
+        rawsql.columns(Agreement, "a"),
+        rawsql.columns(AgreementVersion, "v"),
+        rawsql.columns(Organization, "b"),
+    )
+    ids, id_params = _in(refs.ids)
+    uuids, uuid_params = _in(_uuids(Licence, refs.uuids))
+    sql = (
+        f"SELECT {', '.join(c.sql for c in cols)} FROM {Licence._meta.db_table} l "  # noqa: S608 - names from the model
+        f"JOIN {Agreement._meta.db_table} a ON a.id = l.agreement_id "
+        f"JOIN {AgreementVersion._meta.db_table} v ON v.id = l.agreement_version_id "
+        f"JOIN {Organization._meta.db_table} b ON b.id = l.brand_id "
+        f"WHERE l.id IN ({ids}) OR l.public_id IN ({uuids}) ORDER BY l.id"
+    )
+    licences = []
+    for row in rawsql.fetch(sql, [*id_params, *uuid_params]):
+        licence, start = rawsql.build(cols[0], row), len(cols[0])
+        licence.agreement = rawsql.build(cols[1], row, start)
+        start += len(cols[1])
+        licence.agreement_version = rawsql.build(cols[2], row, start)
+        licence.brand = rawsql.build(cols[3], row, start + len(cols[2]))
+        licences.append(licence)
+    return licences
+
+
+def _talents(request: FactsRequest, licences: list[Licence]) -> list[Talent]:
+    ids, id_params = _in({*request.talents.ids, *(licence.talent_id for licence in licences)})
+    uuids, uuid_params = _in(_uuids(Talent, request.talents.uuids))
+    likeness_ids, likeness_id_params = _in(request.likenesses.ids)
+    likeness_uuids, likeness_uuid_params = _in(_uuids(LikenessVersion, request.likenesses.uuids))
+    where = (
+        f"x.id IN ({ids}) OR x.public_id IN ({uuids}) OR x.id IN (SELECT talent_id FROM "  # noqa: S608 - names from the model
+        f"{LikenessVersion._meta.db_table} WHERE id IN ({likeness_ids}) "
+        f"OR public_id IN ({likeness_uuids}))"
+    )
+    params = [*id_params, *uuid_params, *likeness_id_params, *likeness_uuid_params]
+    return _models(Talent, where, params)
 
 
 def _load_portable(request: FactsRequest) -> GateFacts:
-    licences = list(
-        Licence.objects.filter(_ref_q(request.licences)).select_related(
-            "agreement", "agreement_version", "brand"
-        )
-    )
-    likeness_talents = LikenessVersion.objects.filter(_ref_q(request.likenesses)).values(
-        "talent_id"
-    )
-    talents = Talent.objects.filter(
-        _ref_q(request.talents)
-        | Q(pk__in=[licence.talent_id for licence in licences])
-        | Q(pk__in=likeness_talents)
-    )
+    licences = _licences(request.licences)
     talent_facts = {
         t.pk: TalentFact(
             id=t.pk,
@@ -300,10 +345,11 @@ def _load_portable(request: FactsRequest) -> GateFacts:
             deceased=t.deceased,
             identity_verified_at=t.identity_verified_at,
         )
-        for t in talents
+        for t in _talents(request, licences)
     }
     _attach_consents(talent_facts)
-    for v in LikenessVersion.objects.filter(talent_id__in=talent_facts):
+    talent_ids, talent_params = _in(talent_facts)
+    for v in _models(LikenessVersion, f"x.talent_id IN ({talent_ids})", talent_params):
         talent_facts[v.talent_id].likenesses.append(
             LikenessFact(
                 id=v.pk,
@@ -315,6 +361,7 @@ def _load_portable(request: FactsRequest) -> GateFacts:
                 appearance_limits=v.appearance_limits,
             )
         )
+    grams, gram_params = _in(request.grams)
     return GateFacts(
         talents=talent_facts,
         licences=_licence_facts(licences),
@@ -327,7 +374,7 @@ def _load_portable(request: FactsRequest) -> GateFacts:
                 global_policy=c.global_policy,
                 keywords=c.keywords,
             )
-            for c in Category.objects.all()
+            for c in _models(Category, "1 = 1", [])
         ],
         rules=[
             RuleFact(
@@ -337,57 +384,70 @@ def _load_portable(request: FactsRequest) -> GateFacts:
                 params=r.params,
                 active=r.active,
             )
-            for r in ObligationRule.objects.all()
+            for r in _models(ObligationRule, "1 = 1", [])
         ],
         names=[
-            NameHit(
-                gram=g.gram,
-                words=g.words,
-                talent_id=g.talent_id,
-                distinctive=g.talent.stage_name_distinctive,
+            NameHit(gram=gram, words=words, talent_id=talent_id, distinctive=bool(distinctive))
+            for gram, words, talent_id, distinctive in rawsql.fetch(
+                f"SELECT g.gram, g.words, g.talent_id, t.stage_name_distinctive "  # noqa: S608 - names from the model
+                f"FROM {TalentNameGram._meta.db_table} g "
+                f"JOIN {Talent._meta.db_table} t ON t.id = g.talent_id "
+                f"WHERE g.gram IN ({grams}) ORDER BY g.id",
+                gram_params,
             )
-            for g in TalentNameGram.objects.filter(gram__in=request.grams).select_related("talent")
         ],
     )
 
 
 def _attach_consents(talent_facts: dict[int, TalentFact]) -> None:
-    consents = CreationConsent.objects.filter(talent_id__in=talent_facts).annotate(
-        withdrawn_from=Min("withdrawal__effective_at")
+    ids, params = _in(talent_facts)
+    rows = rawsql.fetch(
+        "SELECT c.talent_id, c.kind, c.base_model, c.answered_at, "  # noqa: S608 - names from the model
+        f"(SELECT MIN(w.effective_at) FROM {Withdrawal._meta.db_table} w "
+        "WHERE w.creation_consent_id = c.id) "
+        f"FROM {CreationConsent._meta.db_table} c WHERE c.talent_id IN ({ids}) ORDER BY c.id",
+        params,
     )
-    for c in consents:
-        talent_facts[c.talent_id].consents.append(
+    for talent_id, kind, base_model, answered_at, withdrawn_from in rows:
+        talent_facts[talent_id].consents.append(
             ConsentFact(
-                kind=c.kind,
-                base_model=c.base_model,
-                answered_at=c.answered_at,
-                withdrawn_from=c.withdrawn_from,
+                kind=kind,
+                base_model=base_model,
+                answered_at=rawsql.converted(CreationConsent, "answered_at", answered_at),
+                withdrawn_from=rawsql.converted(Withdrawal, "effective_at", withdrawn_from),
             )
         )
 
 
 def _earliest(field_name: str, ids) -> dict[int, datetime]:
-    rows = (
-        Withdrawal.objects.filter(**{f"{field_name}__in": ids})
-        .values(field_name)
-        .annotate(at=Min("effective_at"))
+    placeholders, params = _in(ids)
+    column = Withdrawal._meta.get_field(field_name).column
+    rows = rawsql.fetch(
+        f"SELECT {column}, MIN(effective_at) FROM {Withdrawal._meta.db_table} "  # noqa: S608 - names from the model
+        f"WHERE {column} IN ({placeholders}) GROUP BY {column}",
+        params,
     )
-    return {row[field_name]: row["at"] for row in rows}
+    return {key: rawsql.converted(Withdrawal, "effective_at", at) for key, at in rows}
 
 
 def _licence_facts(licences: list[Licence]) -> list[LicenceFact]:
     agreement_ids = {licence.agreement_id for licence in licences}
+    agreements, agreement_params = _in(agreement_ids)
     active = {
         v.agreement_id: v
-        for v in AgreementVersion.objects.filter(
-            agreement_id__in=agreement_ids, status=AgreementVersion.Status.ACTIVE
+        for v in _models(
+            AgreementVersion,
+            f"x.agreement_id IN ({agreements}) AND x.status = %s",
+            [*agreement_params, AgreementVersion.Status.ACTIVE.value],
         )
     }
     policies: dict[int, dict[int, str]] = {}
-    for p in CategoryPolicy.objects.filter(version_id__in=[v.pk for v in active.values()]):
+    versions, version_params = _in(v.pk for v in active.values())
+    for p in _models(CategoryPolicy, f"x.version_id IN ({versions})", version_params):
         policies.setdefault(p.version_id, {})[p.category_id] = p.policy
     usage: dict[int, list[UsageFact]] = {}
-    for u in UsageRow.objects.filter(licence_id__in=[licence.pk for licence in licences]):
+    licence_ids, licence_params = _in(licence.pk for licence in licences)
+    for u in _models(UsageRow, f"x.licence_id IN ({licence_ids})", licence_params):
         usage.setdefault(u.licence_id, []).append(
             UsageFact(
                 medium=u.medium,

@@ -73,6 +73,20 @@ def build(cols: Columns, row: Sequence[Any], start: int = 0) -> Model:
     return cols.model.from_db(connection.alias, cols.attnames, values)
 
 
+@cache
+def _field_converters(model: type[Model], name: str, vendor: str) -> tuple[tuple, Any]:
+    col = model._meta.get_field(name).get_col(model._meta.db_table)
+    return (*connection.ops.get_db_converters(col), *col.get_db_converters(connection)), col
+
+
+def converted(model: type[Model], name: str, value: Any) -> Any:
+    """A value selected on its own (``MIN(...)``, a subquery) as ``model.name`` reads it."""
+    converters, col = _field_converters(model, name, connection.vendor)
+    for convert in converters:
+        value = convert(value, col, connection)
+    return value
+
+
 def param(model: type[Model], name: str, value: Any) -> Any:
     """``value`` as a statement's parameter for ``model.name`` (a UUID is hex text on
     SQLite, a native uuid on PostgreSQL)."""

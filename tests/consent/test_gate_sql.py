@@ -57,7 +57,7 @@ def _normalised(facts):
     return data
 
 
-def test_the_one_statement_reads_the_same_facts_as_the_orm(gw):
+def test_the_one_statement_reads_the_same_facts_as_the_portable_statements(gw):
     withdraw(talent=gw.x.talent, by=gw.x.talent.user, effective_at=gw.now, licence=gw.x.licence)
     withdraw(
         talent=gw.y.talent, by=gw.y.talent.user, effective_at=gw.now, creation_consent=gw.y.train
@@ -70,9 +70,9 @@ def test_the_one_statement_reads_the_same_facts_as_the_orm(gw):
     )
 
     one_statement = gate_facts._load_postgresql(request)
-    orm = gate_facts._load_portable(request)
+    portable = gate_facts._load_portable(request)
 
-    assert _normalised(one_statement) == _normalised(orm)
+    assert _normalised(one_statement) == _normalised(portable)
     assert len(one_statement.talents) == 3 and len(one_statement.licences) == 2
     assert {hit.gram for hit in one_statement.names} == {"zoe durand", "summer", "nova"}
 
