@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json
 from rightsdesk.audit.models import EVENT_FIELDS, AuditChainHead, AuditEvent
+from rightsdesk.core import rawsql
 
 SYSTEM_LABEL = "system"
 
@@ -115,17 +116,30 @@ def audit_deferred_discard(mark: int) -> None:
 # SAVEPOINT/RELEASE would add two round trips to every state change.
 @transaction.atomic(savepoint=False)
 def _append(event: AuditEvent) -> AuditEvent:
-    head = _locked_head()
-    event.sequence = head.last_sequence + 1
+    sequence, prev_hash = _head_locked()
+    event.sequence = sequence + 1
     event.created_at = timezone.now()  # after the lock, so time never runs backwards
-    event.prev_hash = head.last_hash
+    event.prev_hash = prev_hash
     event.hash = event.compute_hash()
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=1).update(last_sequence=event.sequence, last_hash=event.hash)
+    rawsql.insert(event)
+    rawsql.execute(_HEAD_UPDATE, [event.sequence, event.hash])
     return event
 
 
-_HEAD_LOCK = "SELECT last_sequence, last_hash FROM audit_auditchainhead WHERE id = 1 FOR UPDATE"
+def _head_locked() -> tuple[int, str]:
+    """The chain's last sequence and hash, its head locked until commit (on SQLite the
+    transaction already holds the database's write lock). Hand-written statements: every
+    audited change runs them (rightsdesk.core.rawsql)."""
+    rows = rawsql.fetch(_HEAD_LOCK if connection.vendor == "postgresql" else _HEAD_READ)
+    if rows:
+        return rows[0]
+    head = _locked_head()  # not made yet
+    return head.last_sequence, head.last_hash
+
+
+_HEAD_READ = "SELECT last_sequence, last_hash FROM audit_auditchainhead WHERE id = 1"
+_HEAD_LOCK = _HEAD_READ + " FOR UPDATE"
+_HEAD_UPDATE = "UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
 _SQL_TYPES = {"sequence": "bigint", "created_at": "timestamptz", "actor": "bigint"}
 _EVENT_COLUMNS = [AuditEvent._meta.get_field(name) for name in EVENT_FIELDS]
 _EVENTS_APPEND = (
@@ -142,23 +156,16 @@ def _append_many(events: list[AuditEvent]) -> None:
     """Append ``events`` in order under one lock of the head: one insert for all. On
     PostgreSQL two statements (the lock, then the insert and the head's update as one),
     as the head stays locked until commit and every other writer of the chain waits."""
-    postgresql = connection.vendor == "postgresql"
-    if postgresql:
-        with connection.cursor() as cursor:
-            cursor.execute(_HEAD_LOCK)
-            row = cursor.fetchone()
-    if not postgresql or row is None:  # SQLite, or a head not made yet
-        head = _locked_head()
-        row = (head.last_sequence, head.last_hash)
+    sequence, prev_hash = _head_locked()
     now = timezone.now()
-    sequence, prev_hash = row
     for event in events:
         sequence += 1
         event.sequence, event.created_at, event.prev_hash = sequence, now, prev_hash
         event.hash = prev_hash = event.compute_hash()
-    if not postgresql:
-        AuditEvent.objects.bulk_create(events)
-        AuditChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=prev_hash)
+    if connection.vendor != "postgresql":
+        for event in events:
+            rawsql.insert(event)
+        rawsql.execute(_HEAD_UPDATE, [sequence, prev_hash])
         return
     columns = [[getattr(event, field.attname) for event in events] for field in _EVENT_COLUMNS]
     with connection.cursor() as cursor:

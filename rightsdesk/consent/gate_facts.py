@@ -293,6 +293,12 @@ def _models(model, where: str, params: list, *, order: str = "x.id") -> list:
     return [rawsql.build(cols, row) for row in rawsql.fetch(sql, params)]
 
 
+def _values(model, names: tuple[str, ...]) -> list[list]:
+    cols = rawsql.columns(model, "x", names)
+    sql = f"SELECT {cols.sql} FROM {model._meta.db_table} x ORDER BY x.id"  # noqa: S608 - names from the model
+    return [rawsql.values(cols, row) for row in rawsql.fetch(sql)]
+
+
 def _licences(refs: Refs) -> list[Licence]:
     cols = (
         rawsql.columns(Licence, "l"),
@@ -365,26 +371,19 @@ def _load_portable(request: FactsRequest) -> GateFacts:
     return GateFacts(
         talents=talent_facts,
         licences=_licence_facts(licences),
+        # Every category and rule, so only the columns the facts hold (no instances).
         categories=[
-            CategoryFact(
-                id=c.pk,
-                slug=c.slug,
-                name=c.name,
-                parent_id=c.parent_id,
-                global_policy=c.global_policy,
-                keywords=c.keywords,
+            CategoryFact(*row)
+            for row in _values(
+                Category, ("id", "slug", "name", "parent", "global_policy", "keywords")
             )
-            for c in _models(Category, "1 = 1", [])
         ],
         rules=[
-            RuleFact(
-                code=r.code,
-                territories=r.applies_to_territories,
-                purposes=r.applies_to_purposes,
-                params=r.params,
-                active=r.active,
+            RuleFact(*row)
+            for row in _values(
+                ObligationRule,
+                ("code", "applies_to_territories", "applies_to_purposes", "params", "active"),
             )
-            for r in _models(ObligationRule, "1 = 1", [])
         ],
         names=[
             NameHit(gram=gram, words=words, talent_id=talent_id, distinctive=bool(distinctive))

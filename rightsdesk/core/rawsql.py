@@ -39,9 +39,10 @@ class Columns:
 
 
 @cache
-def _columns(model: type[Model], alias: str, vendor: str) -> Columns:
+def _columns(model: type[Model], alias: str, vendor: str, names: tuple[str, ...]) -> Columns:
     quote = connection.ops.quote_name
-    fields = model._meta.concrete_fields
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names] if names else meta.concrete_fields
     converters = []
     for index, field in enumerate(fields):
         col = field.get_col(alias)
@@ -57,20 +58,27 @@ def _columns(model: type[Model], alias: str, vendor: str) -> Columns:
     )
 
 
-def columns(model: type[Model], alias: str | None = None) -> Columns:
-    """Every concrete column of ``model`` as ``alias`` (its table by default) selects it."""
-    return _columns(model, alias or model._meta.db_table, connection.vendor)
+def columns(model: type[Model], alias: str | None = None, names: Sequence[str] = ()) -> Columns:
+    """Every concrete column of ``model`` (or only the fields ``names``) as ``alias`` (its
+    table by default) selects it. Only a full set of columns can ``build`` an instance;
+    ``values`` reads either."""
+    return _columns(model, alias or model._meta.db_table, connection.vendor, tuple(names))
+
+
+def values(cols: Columns, row: Sequence[Any], start: int = 0) -> list[Any]:
+    """``row[start:start + len(cols)]`` as the fields read them (no instance made)."""
+    found = list(row[start : start + len(cols.attnames)])
+    for index, converters, col in cols.converters:
+        value = found[index]
+        for convert in converters:
+            value = convert(value, col, connection)
+        found[index] = value
+    return found
 
 
 def build(cols: Columns, row: Sequence[Any], start: int = 0) -> Model:
     """The instance ``cols`` describes, from ``row[start:start + len(cols)]``."""
-    values = list(row[start : start + len(cols.attnames)])
-    for index, converters, col in cols.converters:
-        value = values[index]
-        for convert in converters:
-            value = convert(value, col, connection)
-        values[index] = value
-    return cols.model.from_db(connection.alias, cols.attnames, values)
+    return cols.model.from_db(connection.alias, cols.attnames, values(cols, row, start))
 
 
 @cache

@@ -41,6 +41,7 @@ from django.db.models import F
 from psycopg.pq import ExecStatus
 
 from rightsdesk.audit.canonical import canonical_json
+from rightsdesk.core import rawsql
 from rightsdesk.core.errors import ApplicationError, IdempotencyConflict, ValidationFailed
 from rightsdesk.ledger.errors import (
     BudgetInsufficient,
@@ -211,6 +212,11 @@ _ACCOUNT_REFS = (
 )
 
 
+_ACCOUNT_REFS_PORTABLE = (
+    "SELECT key, id, debits_must_not_exceed_credits FROM ledger_account WHERE key IN ({})"
+)
+
+
 def account_refs(keys: Sequence[AccountKey], *, create: bool) -> dict[str, tuple[int, bool]]:
     """key -> (id, guarded) for the accounts named, opening the missing ones if asked."""
     wanted = sorted({key.key for key in keys})
@@ -219,10 +225,9 @@ def account_refs(keys: Sequence[AccountKey], *, create: bool) -> dict[str, tuple
         if connection.vendor == "postgresql":
             rows = pg_execute(_ACCOUNT_REFS, [wanted])
         else:
-            rows = Account.objects.filter(key__in=wanted).values_list(
-                "key", "pk", "debits_must_not_exceed_credits"
-            )
-        return {key: (pk, guarded) for key, pk, guarded in rows}
+            placeholders = ", ".join(["%s"] * len(wanted)) or "NULL"
+            rows = rawsql.fetch(_ACCOUNT_REFS_PORTABLE.format(placeholders), wanted)
+        return {key: (pk, bool(guarded)) for key, pk, guarded in rows}
 
     found = fetch()
     if create and len(found) < len(wanted):
@@ -263,10 +268,18 @@ def accounts_lock_available(account_ids: Sequence[int]) -> dict[int, int]:
     """``accounts_lock``, also reading what each account has available under the lock
     (one statement where a reservation took two)."""
     ids = sorted(set(account_ids))
-    if connection.vendor != "postgresql":
-        rows = AccountBalance.objects.filter(pk__in=ids)
-        return {row.pk: row.available_minor for row in rows}
-    return dict(pg_execute(_LOCK_AVAILABLE, [ids])) if ids else {}
+    if not ids:
+        return {}
+    if connection.vendor != "postgresql":  # the transaction holds SQLite's write lock
+        placeholders = ", ".join(["%s"] * len(ids))
+        return dict(rawsql.fetch(_AVAILABLE.format(placeholders), ids))
+    return dict(pg_execute(_LOCK_AVAILABLE, [ids]))
+
+
+_AVAILABLE = (
+    "SELECT account_id, credits_posted - debits_posted - debits_pending "
+    "FROM ledger_accountbalance WHERE account_id IN ({})"
+)
 
 
 _PENDING_ADD = (
@@ -278,6 +291,12 @@ _PENDING_ADD = (
 )
 
 
+_PENDING_ADD_ONE = (
+    "UPDATE ledger_accountbalance SET debits_pending = debits_pending + %s, "
+    "credits_pending = credits_pending + %s WHERE account_id = %s"
+)
+
+
 def pending_add(changes: dict[int, tuple[int, int]]) -> None:
     """Add (debits, credits) to the pending totals of locked accounts: one UPDATE on
     PostgreSQL for all of them."""
@@ -285,11 +304,8 @@ def pending_add(changes: dict[int, tuple[int, int]]) -> None:
     if not changes:
         return
     if connection.vendor != "postgresql":
-        for pk, (debits, credits) in changes.items():
-            AccountBalance.objects.filter(pk=pk).update(
-                debits_pending=F("debits_pending") + debits,
-                credits_pending=F("credits_pending") + credits,
-            )
+        for pk, (debits, credits) in sorted(changes.items()):
+            rawsql.execute(_PENDING_ADD_ONE, [debits, credits, pk])
         return
     ids = sorted(changes)
     pg_execute(_PENDING_ADD, [ids, [changes[pk][0] for pk in ids], [changes[pk][1] for pk in ids]])
@@ -679,7 +695,6 @@ def _add_totals(created: list[_Candidate]) -> None:
         with connection.cursor() as cursor:
             cursor.execute(_ADD_TOTALS, [ids, [debits[i] for i in ids], [credits[i] for i in ids]])
         return
-    from django.db.models import F
 
     for account_id in ids:
         AccountBalance.objects.filter(pk=account_id).update(

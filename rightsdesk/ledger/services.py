@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
@@ -431,12 +431,7 @@ def _reservation_insert(reservation: Reservation) -> bool:
     On PostgreSQL one statement (ON CONFLICT), where a savepoint around the insert took
     three round trips while the budget's rows were locked."""
     if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic():
-                reservation.save(force_insert=True)
-        except IntegrityError:
-            return False
-        return True
+        return rawsql.insert(reservation, skip_conflicts=True)
     r = reservation
     rows = pg_execute(
         _RESERVATION_INSERT,
