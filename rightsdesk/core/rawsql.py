@@ -146,3 +146,28 @@ def insert(obj: Model, *, skip_conflicts: bool = False) -> bool:
     obj._state.adding = False
     obj._state.db = connection.alias
     return True
+
+
+def update(model: type[Model], changes: dict[str, Any], where: dict[str, Any]) -> int:
+    """``UPDATE`` the rows of ``model`` matching every ``where`` (a None is ``IS NULL``)
+    with ``changes``, as ``filter(**where).update(**changes)`` writes plain values (not
+    expressions); the number of rows changed."""
+    meta, quote = model._meta, connection.ops.quote_name
+    sets, params = [], []
+    for name, value in changes.items():
+        field = meta.get_field(name)
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    conditions = []
+    for name, value in where.items():
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        if value is None:
+            conditions.append(f"{quote(field.column)} IS NULL")
+        else:
+            conditions.append(f"{quote(field.column)} = %s")
+            params.append(field.get_db_prep_value(value, connection))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608 - names from the model
+        f"WHERE {' AND '.join(conditions)}"
+    )
+    return execute(sql, params)

@@ -123,7 +123,7 @@ def _compare_and_set(
     where = where or {}
     check_transition(kind, seen, to)
     changes = {**changes, "status": to, "updated_at": timezone.now()}
-    if model.objects.filter(pk=instance.pk, status=seen, **where).update(**changes) != 1:
+    if _update(model, changes, {"pk": instance.pk, "status": seen, **where}) != 1:
         current = model.objects.filter(pk=instance.pk).values_list("status", flat=True).first()
         if current == seen:  # still `seen`: what changed is ``where`` (another owner)
             raise InvalidTransition(
@@ -137,6 +137,14 @@ def _compare_and_set(
     for name, value in changes.items():
         setattr(instance, name, value)
     return seen
+
+
+def _update(model: type[models.Model], changes: dict[str, Any], where: dict[str, Any]) -> int:
+    # Plain values (every transition but a requeue's counter) as one hand-written
+    # statement: the worker makes several transitions per render (rightsdesk.core.rawsql).
+    if any(hasattr(value, "resolve_expression") for value in changes.values()):
+        return model.objects.filter(**where).update(**changes)
+    return rawsql.update(model, changes, where)
 
 
 @transaction.atomic

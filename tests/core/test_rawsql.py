@@ -119,3 +119,24 @@ def test_token_authentication_accepts_a_token_and_refuses_unknown_and_inactive()
     inactive = client.get("/api/v1/me/")
     assert inactive.status_code == 401
     assert inactive.json()["message"] == "User inactive or deleted."
+
+
+def test_update_writes_plain_values_where_every_condition_holds():
+    made = RenderRequestFactory(status="queued", worker_id="")
+    other = RenderRequestFactory(status="queued", worker_id="")
+    changed = rawsql.update(
+        RenderRequest,
+        {"status": "rendering", "worker_id": "w-1", "heartbeat_at": made.created_at},
+        {"pk": made.pk, "status": "queued", "finished_at": None},
+    )
+    assert changed == 1
+    made.refresh_from_db()
+    assert (made.status, made.worker_id, made.heartbeat_at) == (
+        "rendering",
+        "w-1",
+        made.created_at,
+    )
+    assert RenderRequest.objects.get(pk=other.pk).status == "queued"  # not matched
+    # A condition that no longer holds changes nothing.
+    assert rawsql.update(RenderRequest, {"progress": 50}, {"pk": made.pk, "status": "queued"}) == 0
+    assert RenderRequest.objects.get(pk=made.pk).progress == 0
