@@ -114,10 +114,36 @@ def render_request_decision_covers(
 
 
 def render_request_links(render_request: RenderRequest) -> list[RenderRequestLicence]:
-    """The request's licence rows, with their licence, talent and likeness."""
-    return list(
-        render_request.licence_links.select_related("licence", "talent", "likeness").order_by("pk")
+    """The request's licence rows, with their licence (and its brand), talent and likeness.
+    Written by hand: every render task reads them (rightsdesk.core.rawsql)."""
+    cols = (
+        rawsql.columns(RenderRequestLicence, "k"),
+        rawsql.columns(Licence, "l"),
+        rawsql.columns(Organization, "b"),
+        rawsql.columns(Talent, "t"),
+        rawsql.columns(LikenessVersion, "v"),
     )
+    sql = (
+        f"SELECT {', '.join(c.sql for c in cols)} FROM {RenderRequestLicence._meta.db_table} k "  # noqa: S608 - names from the model
+        f"JOIN {Licence._meta.db_table} l ON l.id = k.licence_id "
+        f"JOIN {Organization._meta.db_table} b ON b.id = l.brand_id "
+        f"JOIN {Talent._meta.db_table} t ON t.id = k.talent_id "
+        f"LEFT JOIN {LikenessVersion._meta.db_table} v ON v.id = k.likeness_id "
+        "WHERE k.render_request_id = %s ORDER BY k.id"
+    )
+    links = []
+    for row in rawsql.fetch(sql, [render_request.pk]):
+        link, start = rawsql.build(cols[0], row), len(cols[0])
+        link.licence = rawsql.build(cols[1], row, start)
+        start += len(cols[1])
+        link.licence.brand = rawsql.build(cols[2], row, start)
+        start += len(cols[2])
+        link.talent = rawsql.build(cols[3], row, start)
+        if link.likeness_id is not None:
+            link.likeness = rawsql.build(cols[4], row, start + len(cols[3]))
+        link.render_request = render_request
+        links.append(link)
+    return links
 
 
 def latest_signed_off_likeness(*, talent: Talent) -> LikenessVersion | None:

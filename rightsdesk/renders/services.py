@@ -44,7 +44,7 @@ from rightsdesk.audit.services import (
 )
 from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery, Obligation
-from rightsdesk.consent.models import ConsentKind
+from rightsdesk.consent.models import ConsentKind, GateDecision
 from rightsdesk.consent.selectors import creation_consent_in_force
 from rightsdesk.core import rawsql
 from rightsdesk.core.errors import (
@@ -94,6 +94,7 @@ from rightsdesk.renders.states import (
     RequestStatus,
     check_transition,
 )
+from rightsdesk.talent.models import LikenessVersion
 from rightsdesk.talent.selectors import agent_has_power, talent_deciders, talent_principal_users
 
 logger = logging.getLogger(__name__)
@@ -831,12 +832,7 @@ def render_request_claim(
     ``rendering`` by a worker that is gone. None: nothing to do (ended, or alive elsewhere).
     """
     with transaction.atomic():
-        render_request = (
-            RenderRequest.objects.select_for_update(of=("self",))
-            .select_related("likeness", "decision")
-            .filter(pk=render_request_id)
-            .first()
-        )
+        render_request = _locked_for_claim(render_request_id)
         if render_request is None:
             return None
         if render_request.status == RequestStatus.QUEUED:
@@ -869,13 +865,42 @@ def render_request_claim(
     return render_request
 
 
+def _locked_for_claim(render_request_id: int) -> RenderRequest | None:
+    """The request with its likeness and stored decision, its row locked (on PostgreSQL;
+    SQLite's transaction holds the write lock once it writes). Written by hand: it is the
+    first thing every render task does (rightsdesk.core.rawsql)."""
+    cols = (
+        rawsql.columns(RenderRequest, "r"),
+        rawsql.columns(LikenessVersion, "l"),
+        rawsql.columns(GateDecision, "d"),
+    )
+    sql = (
+        f"SELECT {', '.join(c.sql for c in cols)} FROM {RenderRequest._meta.db_table} r "  # noqa: S608 - names from the model
+        f"LEFT JOIN {LikenessVersion._meta.db_table} l ON l.id = r.likeness_id "
+        f"LEFT JOIN {GateDecision._meta.db_table} d ON d.id = r.decision_id WHERE r.id = %s"
+        + (" FOR UPDATE OF r" if connection.vendor == "postgresql" else "")
+    )
+    rows = rawsql.fetch(sql, [render_request_id])
+    if not rows:
+        return None
+    render_request = rawsql.build(cols[0], rows[0])
+    start = len(cols[0])
+    if render_request.likeness_id is not None:
+        render_request.likeness = rawsql.build(cols[1], rows[0], start)
+    if render_request.decision_id is not None:
+        render_request.decision = rawsql.build(cols[2], rows[0], start + len(cols[1]))
+    return render_request
+
+
 def render_request_heartbeat(*, render_request_id: int, worker_id: str, progress: int) -> bool:
     """Record progress and liveness; False if the request is no longer this worker's to
-    render (cancelled, failed, or taken over)."""
+    render (cancelled, failed, or taken over). The worker writes it at every step."""
     return bool(
-        RenderRequest.objects.filter(
-            pk=render_request_id, status=RequestStatus.RENDERING, worker_id=worker_id
-        ).update(progress=max(0, min(progress, 99)), heartbeat_at=timezone.now())
+        rawsql.update(
+            RenderRequest,
+            {"progress": max(0, min(progress, 99)), "heartbeat_at": timezone.now()},
+            {"pk": render_request_id, "status": RequestStatus.RENDERING, "worker_id": worker_id},
+        )
     )
 
 
@@ -996,7 +1021,8 @@ def render_request_store_drafts(
             for draft, sha256, name in written
         ]
         with transaction.atomic():
-            Asset.objects.bulk_create(assets)
+            for asset in assets:
+                rawsql.insert(asset)
             # Only while the render is still this worker's: the conditional rendering ->
             # rendered and the asset rows commit together, or neither does.
             render_request.status = RequestStatus.RENDERING

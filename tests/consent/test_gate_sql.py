@@ -1,6 +1,6 @@
 """PostgreSQL: the gate reads everything in one statement through the consent_gate_facts
 function, which must be the one the code expects, and gives the same facts as the
-portable ORM path; a stored decision takes at most five statements."""
+portable statements; a stored decision takes at most five statements."""
 
 import dataclasses
 
