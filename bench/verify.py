@@ -4,7 +4,7 @@ On a photo-like 1024x1024 image (rightsdesk.provenance.synthetic: gradients, sha
 noise), as PNG and as JPEG, medians of --runs runs (at least 9):
 
 - the marks applied before signing, each on its own: the visible label, the watermark,
-  the PNG encoding (compress_level=1);
+  the PNG encoding (compress_level=1, zlib's Z_RLE strategy);
 - our signing (our 256 px thumbnail plus ``Builder.sign``, from the encoded bytes) against
   the library's signing with its own thumbnail, same manifest and signer;
 - our full verification (``verify_image``: header sniff, pixel-count check, ``Reader`` with

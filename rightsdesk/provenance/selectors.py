@@ -1,5 +1,6 @@
-"""Reads for verification. Verification is public: these never take a user, and what they
-return is shaped by ``verification`` into a card that shows only what may be shown.
+"""Reads for verification (and, at the end, the two that signing makes). Verification is
+public: these never take a user, and what they return is shaped by ``verification`` into
+a card that shows only what may be shown.
 
 One of our own manifests costs one database round trip: the record, its licence, brand,
 talent and agreement, and the three facts the permission status needs (the longest usage
@@ -21,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from rightsdesk.consent.models import Withdrawal
 from rightsdesk.consent.selectors import PermissionStatus, permission_status_from
+from rightsdesk.core import rawsql
 from rightsdesk.licensing.models import Licence, UsageRow
 from rightsdesk.provenance.models import ProvenanceRecord, SigningCredential
 from rightsdesk.provenance.watermark import PHASH_MAX_DISTANCE, hamming, phash_quarters, to_signed
@@ -190,3 +192,33 @@ def provenance_record_near(*, phash: int) -> tuple[ProvenanceRecord, int] | None
         if distance <= PHASH_MAX_DISTANCE and (best is None or distance < best[1]):
             best = (record, distance)
     return best
+
+
+# Signing. Every image signed makes these two reads: they are written by hand
+# (rightsdesk.core.rawsql says why).
+
+
+def provenance_record_of(*, asset_reference: str) -> ProvenanceRecord | None:
+    """The record of an asset's signed file, if it was signed already."""
+    cols = rawsql.columns(ProvenanceRecord)
+    rows = rawsql.fetch(
+        f"SELECT {cols.sql} FROM {ProvenanceRecord._meta.db_table} "  # noqa: S608 - names from the model
+        "WHERE asset_reference = %s LIMIT 1",
+        [asset_reference],
+    )
+    return rawsql.build(cols, rows[0]) if rows else None  # type: ignore[return-value]
+
+
+def active_signing_credentials(
+    *, organization_id: int | None
+) -> dict[int | None, SigningCredential]:
+    """The active credentials of the instance (key None) and of the brand
+    ``organization_id``, by organisation id: at most one each (constraints)."""
+    cols = rawsql.columns(SigningCredential)
+    rows = rawsql.fetch(
+        f"SELECT {cols.sql} FROM {SigningCredential._meta.db_table} "  # noqa: S608 - names from the model
+        "WHERE active = %s AND (organization_id IS NULL OR organization_id = %s)",
+        [True, organization_id],
+    )
+    credentials = [rawsql.build(cols, row) for row in rows]
+    return {credential.organization_id: credential for credential in credentials}

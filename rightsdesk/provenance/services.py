@@ -22,13 +22,13 @@ import c2pa
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from rightsdesk.accounts.models import Organization, User
 from rightsdesk.audit.services import audit_record
 from rightsdesk.core.errors import NotFound, ValidationFailed
 from rightsdesk.licensing.models import Licence
-from rightsdesk.provenance import credentials, manifests, marks, watermark
+from rightsdesk.provenance import credentials, manifests, marks, png, selectors, watermark
 from rightsdesk.provenance.errors import CorruptImage, SigningUnavailable
 from rightsdesk.provenance.models import ProvenanceRecord, SigningCredential
 from rightsdesk.provenance.types import Disclosure
@@ -114,11 +114,12 @@ def signing_credential_for(*, organization: Organization | None = None) -> Signi
     brought one, else the instance's. The instance's is installed on first use from the
     files the settings name, or (outside production) from the development CA in var/; a
     change of those files rotates to the new certificate."""
-    if organization is not None:
-        own = SigningCredential.objects.filter(organization=organization, active=True).first()
-        if own is not None:
-            return own
-    current = SigningCredential.objects.filter(organization__isnull=True, active=True).first()
+    active = selectors.active_signing_credentials(
+        organization_id=organization.pk if organization is not None else None
+    )
+    if organization is not None and organization.pk in active:
+        return active[organization.pk]
+    current = active.get(None)
     configured = credentials.configured_chain()
     if configured is None:
         if current is not None:
@@ -161,13 +162,9 @@ def provenance_apply_marks(
 
 
 def provenance_encode_png(*, image: Image.Image, inference_allowed: bool) -> bytes:
-    """PNG with the XMP packet; compress_level=1 is several times faster than the default
-    at 1024 px (PITFALLS.md) for a file a few percent larger."""
-    info = PngImagePlugin.PngInfo()
-    info.add_itxt("XML:com.adobe.xmp", marks.xmp_packet(inference_allowed=inference_allowed))
-    out = io.BytesIO()
-    image.save(out, "PNG", compress_level=1, pnginfo=info)
-    return out.getvalue()
+    """PNG with the XMP packet, through our own encoder (``provenance.png``: two to three
+    times faster than Pillow's at its fastest level)."""
+    return png.encode(image, xmp=marks.xmp_packet(inference_allowed=inference_allowed))
 
 
 def provenance_thumbnail(*, image: Image.Image) -> bytes:
@@ -304,7 +301,7 @@ def provenance_sign(
     if (image is None) == (image_png is None):
         raise ValueError("give the image as image_png or as image, not both")
     asset_id = _asset_id(asset_reference)
-    existing = ProvenanceRecord.objects.filter(asset_reference=asset_reference).first()
+    existing = selectors.provenance_record_of(asset_reference=asset_reference)
     if existing is not None:
         return existing
     if licence is None or licence.public_id != disclosure.licence_public_id:
@@ -354,7 +351,11 @@ def provenance_sign(
         approved_exact_image=disclosure.approved_exact_image,
         brand_name=disclosure.brand_name[:200],
         # Kept only if the talent opts in now; the card checks again when it is shown.
-        stage_name=(disclosure.stage_name or "")[:200] if licence.talent.stage_name_public else "",
+        stage_name=(
+            disclosure.stage_name[:200]
+            if disclosure.stage_name and licence.talent.stage_name_public
+            else ""
+        ),
         commitment=commitment,
         commitment_salt=salt,
         language=disclosure.language[:8],

@@ -98,25 +98,39 @@ def _bits(payload: int) -> np.ndarray:
 
 
 def _canon(luma: np.ndarray) -> np.ndarray:
+    if luma.shape == (CANON, CANON):  # resizing to its own size only copies
+        return luma.astype(np.float64)
     resized = Image.fromarray(luma.astype(np.float32), "F").resize((CANON, CANON), Image.BOX)
     return np.asarray(resized, dtype=np.float64)
 
 
-def _blocks_dct(canon: np.ndarray) -> np.ndarray:
+def _to_size(delta: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A CANON x CANON change upsampled smoothly to the image's size."""
+    if (width, height) == (CANON, CANON):
+        return delta
+    return np.asarray(
+        Image.fromarray(delta, "F").resize((width, height), Image.BILINEAR), dtype=np.float32
+    )
+
+
+# Each coefficient the mark uses is the dot product of a block with one DCT basis image
+# (the outer product of two rows of D8); computing only those two is ten times cheaper
+# than the full D·B·Dᵀ of every block, and so is writing a change back.
+BASIS = np.stack([np.outer(D8[u], D8[v]).reshape(-1) for u, v in COEFFICIENTS], axis=1)
+
+
+def _slot_values(canon: np.ndarray) -> np.ndarray:
+    """The marked coefficients of every 8x8 block of ``canon``, block by block."""
     n = CANON // BLOCK
-    blocks = canon.reshape(n, BLOCK, n, BLOCK).transpose(0, 2, 1, 3)
-    # Batched matmul, D·B·Dᵀ per block: four times faster than the same einsum.
-    return D8 @ blocks @ D8.T
+    blocks = canon.reshape(n, BLOCK, n, BLOCK).transpose(0, 2, 1, 3).reshape(n, n, BLOCK * BLOCK)
+    return (blocks @ BASIS).reshape(-1)
 
 
-def _blocks_idct(coefficients: np.ndarray) -> np.ndarray:
+def _slot_changes(change: np.ndarray) -> np.ndarray:
+    """The luma change (CANON x CANON) that moves each slot by ``change`` (as _slot_values)."""
     n = CANON // BLOCK
-    blocks = D8.T @ coefficients @ D8
-    return blocks.transpose(0, 2, 1, 3).reshape(n * BLOCK, n * BLOCK)
-
-
-def _slots(coefficients: np.ndarray) -> np.ndarray:
-    return np.stack([coefficients[:, :, u, v].reshape(-1) for u, v in COEFFICIENTS], 1).reshape(-1)
+    blocks = change.reshape(n, n, len(COEFFICIENTS)) @ BASIS.T
+    return blocks.reshape(n, n, BLOCK, BLOCK).transpose(0, 2, 1, 3).reshape(CANON, CANON)
 
 
 def luma_of(image: Image.Image) -> np.ndarray:
@@ -135,18 +149,13 @@ def embed(image: Image.Image, payload: int) -> Image.Image:
     total = np.zeros((height, width), dtype=np.float32)
     for _ in range(EMBED_ROUNDS):
         # Each round corrects what resampling and clipping left of the previous one.
-        coefficients = _blocks_dct(_canon(np.clip(luma + total, 0, 255)))
-        values = _slots(coefficients)
+        values = _slot_values(_canon(np.clip(luma + total, 0, 255)))
         target = STEP * np.round((values - offsets) / STEP) + offsets
-        change = np.zeros_like(coefficients)
-        error = (target - values).reshape(-1, len(COEFFICIENTS))
-        for j, (u, v) in enumerate(COEFFICIENTS):
-            change[:, :, u, v] = error[:, j].reshape(coefficients.shape[:2])
-        delta = _blocks_idct(change).astype(np.float32)
-        total += np.asarray(
-            Image.fromarray(delta, "F").resize((width, height), Image.BILINEAR), dtype=np.float32
-        )
-    marked = np.clip(np.rint(rgb + total[..., None]), 0, 255).astype(np.uint8)
+        total += _to_size(_slot_changes(target - values).astype(np.float32), width, height)
+    marked = rgb + total[..., None]
+    np.rint(marked, out=marked)
+    np.clip(marked, 0, 255, out=marked)
+    marked = marked.astype(np.uint8)
     out = Image.fromarray(marked, "RGB")
     if image.mode == "RGBA":
         out.putalpha(image.getchannel("A"))
@@ -155,7 +164,7 @@ def embed(image: Image.Image, payload: int) -> Image.Image:
 
 def decode(image: Image.Image) -> Decoded:
     bit_of_slot, dither = _layout()
-    values = _slots(_blocks_dct(_canon(luma_of(image))))
+    values = _slot_values(_canon(luma_of(image)))
     soft = np.cos(2 * np.pi * (values - dither) / STEP)  # +1: bit 0, -1: bit 1
     votes = np.bincount(bit_of_slot, weights=soft, minlength=BITS)
     counts = np.bincount(bit_of_slot, minlength=BITS)
@@ -168,7 +177,7 @@ def decode(image: Image.Image) -> Decoded:
 def raw_bit_errors(image: Image.Image, payload: int) -> tuple[float, float]:
     """(raw bit error rate before the vote, bit error rate after it): for measurements."""
     bit_of_slot, dither = _layout()
-    values = _slots(_blocks_dct(_canon(luma_of(image))))
+    values = _slot_values(_canon(luma_of(image)))
     soft = np.cos(2 * np.pi * (values - dither) / STEP)
     expected = _bits(payload)
     raw = float(np.mean((soft < 0).astype(np.int64) != expected[bit_of_slot]))
