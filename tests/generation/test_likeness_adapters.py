@@ -117,6 +117,56 @@ def test_adapters_a_b_a_give_a_its_first_pixels(loaded, adapters):
     assert load.calls == [adapters["a"].sha256, adapters["b"].sha256]  # A stayed cached
 
 
+def test_a_request_for_the_adapter_already_active_skips_the_walk_over_the_unet(
+    loaded, adapters, monkeypatch
+):
+    load = loader_for(adapters["a"])
+    first = render(render_spec(adapter=ref(adapters["a"])), pipeline=loaded, adapter_loader=load)
+    unet = loaded.pipe.unet
+    calls = []
+    monkeypatch.setattr(unet, "set_adapters", lambda *a, **k: calls.append(a))
+
+    again = render(render_spec(adapter=ref(adapters["a"])), pipeline=loaded, adapter_loader=load)
+
+    assert calls == []  # nothing changed since A was activated: nothing to set
+    assert again.png == first.png
+
+
+@pytest.mark.parametrize(
+    "meddle",
+    [
+        lambda unet, other: unet.set_adapters([other], [1.0]),
+        lambda unet, other: unet.disable_lora(),
+        lambda unet, other: unet.set_adapters([other, unet.active_adapters()[0]], [1.0, 0.5]),
+    ],
+    ids=["another adapter active", "adapters disabled", "scales changed"],
+)
+def test_an_adapter_changed_behind_the_cache_is_activated_again(loaded, adapters, meddle):
+    load = loader_for(adapters["a"], adapters["b"])
+    first_a = render(render_spec(adapter=ref(adapters["a"])), pipeline=loaded, adapter_loader=load)
+    render(render_spec(adapter=ref(adapters["b"])), pipeline=loaded, adapter_loader=load)
+    render(render_spec(adapter=ref(adapters["a"])), pipeline=loaded, adapter_loader=load)
+
+    # The same adapters stay loaded: only the layers' own state tells that A is not active.
+    meddle(loaded.pipe.unet, loaded.adapters.adapter_name(adapters["b"].sha256))
+    again = render(render_spec(adapter=ref(adapters["a"])), pipeline=loaded, adapter_loader=load)
+
+    assert again.png == first_a.png
+
+
+@pytest.mark.parametrize("keep_loaded", [False, True], ids=["discarded", "kept"])
+def test_training_between_two_renders_of_an_adapter_leaves_its_pixels(
+    loaded, adapters, captures, keep_loaded
+):
+    load = loader_for(adapters["a"])
+    first = render(render_spec(adapter=ref(adapters["a"])), pipeline=loaded, adapter_loader=load)
+
+    train_lora(loaded, captures, train_spec(seed=9), keep_loaded=keep_loaded)
+    again = render(render_spec(adapter=ref(adapters["a"])), pipeline=loaded, adapter_loader=load)
+
+    assert again.png == first.png
+
+
 def test_the_least_recently_used_adapter_is_evicted(loaded, adapters):
     loaded.adapters.capacity = 2
     load = loader_for(*adapters.values())
