@@ -24,6 +24,7 @@ from rightsdesk.accounts.models import Organization, Role, User
 from rightsdesk.accounts.selectors import user_is_staff
 from rightsdesk.agreements.models import Agreement
 from rightsdesk.consent.models import CreationConsent, Withdrawal
+from rightsdesk.core import rawsql
 from rightsdesk.core.errors import NotFound
 from rightsdesk.licensing.models import Licence
 from rightsdesk.talent.models import Talent
@@ -131,15 +132,22 @@ def creation_consent_in_force(
 ) -> CreationConsent | None:
     """The latest consent of ``kind`` (for ``train``, on ``base_model``) given by ``at`` and
     not withdrawn by then, or None."""
-    at = at or timezone.now()
-    consents = CreationConsent.objects.filter(talent=talent, kind=kind, answered_at__lte=at)
-    if kind == "train":
-        consents = consents.filter(base_model=base_model)
-    # Not NULL: a NOT IN over a list holding NULL excludes every row (licence withdrawals).
-    withdrawn = Withdrawal.objects.filter(
-        talent=talent, creation_consent__isnull=False, effective_at__lte=at
-    ).values("creation_consent_id")
-    return consents.exclude(pk__in=withdrawn).order_by("-answered_at", "-pk").first()
+    at = rawsql.param(CreationConsent, "answered_at", at or timezone.now())
+    # Written by hand: every signed draft names the training consent it was made under
+    # (rightsdesk.core.rawsql). Not NULL: a NOT IN over a list holding NULL excludes every
+    # row (licence withdrawals have none).
+    cols = rawsql.columns(CreationConsent, "c")
+    sql = (
+        f"SELECT {cols.sql} FROM {CreationConsent._meta.db_table} c "  # noqa: S608 - names from the model
+        "WHERE c.talent_id = %s AND c.kind = %s AND c.answered_at <= %s "
+        + ("AND c.base_model = %s " if kind == "train" else "")
+        + f"AND c.id NOT IN (SELECT w.creation_consent_id FROM {Withdrawal._meta.db_table} w "  # noqa: S608
+        "WHERE w.talent_id = %s AND w.creation_consent_id IS NOT NULL AND w.effective_at <= %s) "
+        "ORDER BY c.answered_at DESC, c.id DESC LIMIT 1"
+    )
+    params = [talent.pk, kind, at, *([base_model] if kind == "train" else []), talent.pk, at]
+    rows = rawsql.fetch(sql, params)
+    return rawsql.build(cols, rows[0]) if rows else None
 
 
 # Withdrawals

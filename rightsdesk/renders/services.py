@@ -94,7 +94,7 @@ from rightsdesk.renders.states import (
     RequestStatus,
     check_transition,
 )
-from rightsdesk.talent.models import LikenessVersion
+from rightsdesk.talent.models import LikenessVersion, Talent
 from rightsdesk.talent.selectors import agent_has_power, talent_deciders, talent_principal_users
 
 logger = logging.getLogger(__name__)
@@ -866,35 +866,46 @@ def render_request_claim(
 
 
 def _locked_for_claim(render_request_id: int) -> RenderRequest | None:
-    """The request with its likeness and stored decision, its row locked (on PostgreSQL;
-    SQLite's transaction holds the write lock once it writes). Written by hand: it is the
-    first thing every render task does (rightsdesk.core.rawsql)."""
+    # On PostgreSQL the row is locked; SQLite's transaction holds the write lock once it
+    # writes.
+    return render_request_for_task(render_request_id, lock=True)
+
+
+def render_request_for_task(render_request_id: int, *, lock: bool = False) -> RenderRequest | None:
+    """The request with its stored decision and its likeness (and the likeness's talent),
+    or None; ``lock``: its row locked until commit. Written by hand: every render task
+    reads it first (rightsdesk.core.rawsql)."""
     cols = (
         rawsql.columns(RenderRequest, "r"),
-        rawsql.columns(LikenessVersion, "l"),
         rawsql.columns(GateDecision, "d"),
+        rawsql.columns(LikenessVersion, "l"),
+        rawsql.columns(Talent, "t"),
     )
     sql = (
         f"SELECT {', '.join(c.sql for c in cols)} FROM {RenderRequest._meta.db_table} r "  # noqa: S608 - names from the model
+        f"LEFT JOIN {GateDecision._meta.db_table} d ON d.id = r.decision_id "
         f"LEFT JOIN {LikenessVersion._meta.db_table} l ON l.id = r.likeness_id "
-        f"LEFT JOIN {GateDecision._meta.db_table} d ON d.id = r.decision_id WHERE r.id = %s"
-        + (" FOR UPDATE OF r" if connection.vendor == "postgresql" else "")
+        f"LEFT JOIN {Talent._meta.db_table} t ON t.id = l.talent_id WHERE r.id = %s"
+        + (" FOR UPDATE OF r" if lock and connection.vendor == "postgresql" else "")
     )
     rows = rawsql.fetch(sql, [render_request_id])
     if not rows:
         return None
-    render_request = rawsql.build(cols[0], rows[0])
-    start = len(cols[0])
-    if render_request.likeness_id is not None:
-        render_request.likeness = rawsql.build(cols[1], rows[0], start)
+    row = rows[0]
+    render_request, start = rawsql.build(cols[0], row), len(cols[0])
     if render_request.decision_id is not None:
-        render_request.decision = rawsql.build(cols[2], rows[0], start + len(cols[1]))
+        render_request.decision = rawsql.build(cols[1], row, start)
+    start += len(cols[1])
+    if render_request.likeness_id is not None:
+        likeness = rawsql.build(cols[2], row, start)
+        likeness.talent = rawsql.build(cols[3], row, start + len(cols[2]))
+        render_request.likeness = likeness
     return render_request
 
 
 def render_request_heartbeat(*, render_request_id: int, worker_id: str, progress: int) -> bool:
     """Record progress and liveness; False if the request is no longer this worker's to
-    render (cancelled, failed, or taken over). The worker writes it at every step."""
+    render (cancelled, failed, or taken over). The worker writes it as it renders."""
     return bool(
         rawsql.update(
             RenderRequest,

@@ -42,6 +42,7 @@ from django.utils import timezone
 from rightsdesk.audit.services import audit_record
 from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_types import ALLOW
+from rightsdesk.core import rawsql
 from rightsdesk.core.errors import ApplicationError
 from rightsdesk.renders.models import RenderRequest
 from rightsdesk.renders.selectors import (
@@ -58,6 +59,7 @@ from rightsdesk.renders.services import (
     render_request_claim,
     render_request_end,
     render_request_end_by_system,
+    render_request_for_task,
     render_request_gate_query,
     render_request_heartbeat,
     render_request_store_drafts,
@@ -166,11 +168,7 @@ def render_request_run(
     *, render_request_id: int, revoked: Callable[[], bool] = lambda: False
 ) -> str:
     """Render the request's drafts, or refuse; returns what happened, as a short code."""
-    render_request = (
-        RenderRequest.objects.select_related("decision", "likeness", "likeness__talent")
-        .filter(pk=render_request_id)
-        .first()
-    )
+    render_request = render_request_for_task(render_request_id)
     if render_request is None:
         logger.warning("render task for unknown render request %s: refused", render_request_id)
         return REASON_GATE_REQUIRED
@@ -320,8 +318,8 @@ def _gate_again(render_request: RenderRequest, links, worker_id: str) -> str:
         render_request, approvals=approvals, links=links, drafts_held=render_request.num_drafts
     )
     decision = evaluate(query)
-    RenderRequest.objects.filter(pk=render_request.pk).update(
-        render_decision_id=decision.decision_id
+    rawsql.update(
+        RenderRequest, {"render_decision_id": decision.decision_id}, {"pk": render_request.pk}
     )
     if decision.outcome == ALLOW:
         return ""
