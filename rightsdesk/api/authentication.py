@@ -16,33 +16,20 @@ from rightsdesk.accounts.models import Organization, User
 from rightsdesk.core import rawsql
 
 
-def _statement() -> tuple[str, tuple[rawsql.Columns, ...]]:
-    token, user, org = (
-        rawsql.columns(Token, "t"),
-        rawsql.columns(User, "u"),
-        rawsql.columns(Organization, "o"),
-    )
-    sql = (
-        f"SELECT {token.sql}, {user.sql}, {org.sql} FROM {Token._meta.db_table} t "  # noqa: S608 - names from the model
-        f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
-        f"LEFT JOIN {Organization._meta.db_table} o ON o.id = u.organization_id "
-        "WHERE t.key = %s"
-    )
-    return sql, (token, user, org)
-
-
 def token_user(key: str) -> tuple[User, Token] | None:
     """The token with this key and its user (organisation read with it), or None."""
-    sql, (token_cols, user_cols, org_cols) = _statement()
-    rows = rawsql.fetch(sql, [key])
+    select = rawsql.joined((Token, "t"), (User, "u"), (Organization, "o"))
+    rows = rawsql.fetch(
+        f"SELECT {select.sql} FROM {Token._meta.db_table} t "  # noqa: S608 - names from the model
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
+        f"LEFT JOIN {Organization._meta.db_table} o ON o.id = u.organization_id "
+        "WHERE t.key = %s",
+        [key],
+    )
     if not rows:
         return None
-    row = rows[0]
-    token = rawsql.build(token_cols, row)
-    user = rawsql.build(user_cols, row, len(token_cols))
-    start = len(token_cols) + len(user_cols)
-    if user.organization_id is not None:
-        user.organization = rawsql.build(org_cols, row, start)
+    token, user, organization = select.split(rows[0])
+    user.organization = organization
     token.user = user
     return user, token
 

@@ -300,16 +300,13 @@ def _values(model, names: tuple[str, ...]) -> list[list]:
 
 
 def _licences(refs: Refs) -> list[Licence]:
-    cols = (
-        rawsql.columns(Licence, "l"),
-        rawsql.columns(Agreement, "a"),
-        rawsql.columns(AgreementVersion, "v"),
-        rawsql.columns(Organization, "b"),
+    select = rawsql.joined(
+        (Licence, "l"), (Agreement, "a"), (AgreementVersion, "v"), (Organization, "b")
     )
     ids, id_params = _in(refs.ids)
     uuids, uuid_params = _in(_uuids(Licence, refs.uuids))
     sql = (
-        f"SELECT {', '.join(c.sql for c in cols)} FROM {Licence._meta.db_table} l "  # noqa: S608 - names from the model
+        f"SELECT {select.sql} FROM {Licence._meta.db_table} l "  # noqa: S608 - names from the model
         f"JOIN {Agreement._meta.db_table} a ON a.id = l.agreement_id "
         f"JOIN {AgreementVersion._meta.db_table} v ON v.id = l.agreement_version_id "
         f"JOIN {Organization._meta.db_table} b ON b.id = l.brand_id "
@@ -317,11 +314,8 @@ def _licences(refs: Refs) -> list[Licence]:
     )
     licences = []
     for row in rawsql.fetch(sql, [*id_params, *uuid_params]):
-        licence, start = rawsql.build(cols[0], row), len(cols[0])
-        licence.agreement = rawsql.build(cols[1], row, start)
-        start += len(cols[1])
-        licence.agreement_version = rawsql.build(cols[2], row, start)
-        licence.brand = rawsql.build(cols[3], row, start + len(cols[2]))
+        licence, agreement, version, brand = select.split(row)
+        licence.agreement, licence.agreement_version, licence.brand = agreement, version, brand
         licences.append(licence)
     return licences
 

@@ -95,6 +95,30 @@ def converted(model: type[Model], name: str, value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Joined:
+    """The columns of several models selected side by side (a join), in order."""
+
+    parts: tuple[Columns, ...]
+    sql: str  # the select list
+
+    def split(self, row: Sequence[Any]) -> list[Model | None]:
+        """One instance per model, None where an outer join found no row (NULL key)."""
+        found, start = [], 0
+        for cols in self.parts:
+            pk = cols.attnames.index(cols.model._meta.pk.attname)
+            found.append(None if row[start + pk] is None else build(cols, row, start))
+            start += len(cols)
+        return found
+
+
+def joined(*models: tuple[type[Model], str]) -> Joined:
+    """``joined((Licence, "l"), (Talent, "t"))``: every column of each model under its
+    alias, for ``SELECT {joined.sql} FROM ... l JOIN ... t ...``."""
+    parts = tuple(columns(model, alias) for model, alias in models)
+    return Joined(parts=parts, sql=", ".join(cols.sql for cols in parts))
+
+
 def param(model: type[Model], name: str, value: Any) -> Any:
     """``value`` as a statement's parameter for ``model.name`` (a UUID is hex text on
     SQLite, a native uuid on PostgreSQL)."""

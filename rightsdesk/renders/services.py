@@ -875,14 +875,11 @@ def render_request_for_task(render_request_id: int, *, lock: bool = False) -> Re
     """The request with its stored decision and its likeness (and the likeness's talent),
     or None; ``lock``: its row locked until commit. Written by hand: every render task
     reads it first (rightsdesk.core.rawsql)."""
-    cols = (
-        rawsql.columns(RenderRequest, "r"),
-        rawsql.columns(GateDecision, "d"),
-        rawsql.columns(LikenessVersion, "l"),
-        rawsql.columns(Talent, "t"),
+    select = rawsql.joined(
+        (RenderRequest, "r"), (GateDecision, "d"), (LikenessVersion, "l"), (Talent, "t")
     )
     sql = (
-        f"SELECT {', '.join(c.sql for c in cols)} FROM {RenderRequest._meta.db_table} r "  # noqa: S608 - names from the model
+        f"SELECT {select.sql} FROM {RenderRequest._meta.db_table} r "  # noqa: S608 - names from the model
         f"LEFT JOIN {GateDecision._meta.db_table} d ON d.id = r.decision_id "
         f"LEFT JOIN {LikenessVersion._meta.db_table} l ON l.id = r.likeness_id "
         f"LEFT JOIN {Talent._meta.db_table} t ON t.id = l.talent_id WHERE r.id = %s"
@@ -891,15 +888,11 @@ def render_request_for_task(render_request_id: int, *, lock: bool = False) -> Re
     rows = rawsql.fetch(sql, [render_request_id])
     if not rows:
         return None
-    row = rows[0]
-    render_request, start = rawsql.build(cols[0], row), len(cols[0])
-    if render_request.decision_id is not None:
-        render_request.decision = rawsql.build(cols[1], row, start)
-    start += len(cols[1])
-    if render_request.likeness_id is not None:
-        likeness = rawsql.build(cols[2], row, start)
-        likeness.talent = rawsql.build(cols[3], row, start + len(cols[2]))
-        render_request.likeness = likeness
+    render_request, decision, likeness, talent = select.split(rows[0])
+    render_request.decision = decision
+    if likeness is not None:
+        likeness.talent = talent
+    render_request.likeness = likeness
     return render_request
 
 

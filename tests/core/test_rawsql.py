@@ -13,6 +13,7 @@ from rightsdesk.accounts.models import Organization, User
 from rightsdesk.api.authentication import token_user
 from rightsdesk.core import rawsql
 from rightsdesk.renders.models import RenderRequest
+from rightsdesk.talent.models import LikenessVersion
 from tests.factories import OrganizationFactory, RenderRequestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +141,18 @@ def test_update_writes_plain_values_where_every_condition_holds():
     # A condition that no longer holds changes nothing.
     assert rawsql.update(RenderRequest, {"progress": 50}, {"pk": made.pk, "status": "queued"}) == 0
     assert RenderRequest.objects.get(pk=made.pk).progress == 0
+
+
+def test_joined_splits_a_row_and_gives_none_for_an_outer_join_that_found_nothing():
+    made = RenderRequestFactory()  # no likeness, no decision
+    select = rawsql.joined((RenderRequest, "r"), (Organization, "o"), (LikenessVersion, "l"))
+    (row,) = rawsql.fetch(
+        f"SELECT {select.sql} FROM renders_renderrequest r "
+        "JOIN accounts_organization o ON o.id = r.organization_id "
+        "LEFT JOIN talent_likenessversion l ON l.id = r.likeness_id WHERE r.id = %s",
+        [made.pk],
+    )
+    request, organization, likeness = select.split(row)
+    assert _fields(request) == _fields(RenderRequest.objects.get(pk=made.pk))
+    assert _fields(organization) == _fields(made.organization)
+    assert likeness is None
