@@ -277,19 +277,13 @@ def _licence(row: dict) -> LicenceFact:
 # each ask. Rows become model instances through the fields' own converters.
 
 
-def _in(values) -> tuple[str, list]:
-    """Placeholders for ``IN (...)``; ``NULL`` (matching nothing) for no values."""
-    values = list(values)
-    return (", ".join(["%s"] * len(values)) or "NULL"), values
-
-
 def _uuids(model, values) -> list:
     return [rawsql.param(model, "public_id", value) for value in values]
 
 
-def _models(model, where: str, params: list, *, order: str = "x.id") -> list:
+def _models(model, where: str, params: list) -> list:
     cols = rawsql.columns(model, "x")
-    sql = f"SELECT {cols.sql} FROM {model._meta.db_table} x WHERE {where} ORDER BY {order}"  # noqa: S608 - names from the model
+    sql = f"SELECT {cols.sql} FROM {model._meta.db_table} x WHERE {where} ORDER BY x.id"  # noqa: S608 - names from the model
     return [rawsql.build(cols, row) for row in rawsql.fetch(sql, params)]
 
 
@@ -303,8 +297,8 @@ def _licences(refs: Refs) -> list[Licence]:
     select = rawsql.joined(
         (Licence, "l"), (Agreement, "a"), (AgreementVersion, "v"), (Organization, "b")
     )
-    ids, id_params = _in(refs.ids)
-    uuids, uuid_params = _in(_uuids(Licence, refs.uuids))
+    ids, id_params = rawsql.in_list(refs.ids)
+    uuids, uuid_params = rawsql.in_list(_uuids(Licence, refs.uuids))
     sql = (
         f"SELECT {select.sql} FROM {Licence._meta.db_table} l "  # noqa: S608 - names from the model
         f"JOIN {Agreement._meta.db_table} a ON a.id = l.agreement_id "
@@ -321,10 +315,14 @@ def _licences(refs: Refs) -> list[Licence]:
 
 
 def _talents(request: FactsRequest, licences: list[Licence]) -> list[Talent]:
-    ids, id_params = _in({*request.talents.ids, *(licence.talent_id for licence in licences)})
-    uuids, uuid_params = _in(_uuids(Talent, request.talents.uuids))
-    likeness_ids, likeness_id_params = _in(request.likenesses.ids)
-    likeness_uuids, likeness_uuid_params = _in(_uuids(LikenessVersion, request.likenesses.uuids))
+    ids, id_params = rawsql.in_list(
+        {*request.talents.ids, *(licence.talent_id for licence in licences)}
+    )
+    uuids, uuid_params = rawsql.in_list(_uuids(Talent, request.talents.uuids))
+    likeness_ids, likeness_id_params = rawsql.in_list(request.likenesses.ids)
+    likeness_uuids, likeness_uuid_params = rawsql.in_list(
+        _uuids(LikenessVersion, request.likenesses.uuids)
+    )
     where = (
         f"x.id IN ({ids}) OR x.public_id IN ({uuids}) OR x.id IN (SELECT talent_id FROM "  # noqa: S608 - names from the model
         f"{LikenessVersion._meta.db_table} WHERE id IN ({likeness_ids}) "
@@ -348,7 +346,7 @@ def _load_portable(request: FactsRequest) -> GateFacts:
         for t in _talents(request, licences)
     }
     _attach_consents(talent_facts)
-    talent_ids, talent_params = _in(talent_facts)
+    talent_ids, talent_params = rawsql.in_list(talent_facts)
     for v in _models(LikenessVersion, f"x.talent_id IN ({talent_ids})", talent_params):
         talent_facts[v.talent_id].likenesses.append(
             LikenessFact(
@@ -361,7 +359,7 @@ def _load_portable(request: FactsRequest) -> GateFacts:
                 appearance_limits=v.appearance_limits,
             )
         )
-    grams, gram_params = _in(request.grams)
+    grams, gram_params = rawsql.in_list(request.grams)
     return GateFacts(
         talents=talent_facts,
         licences=_licence_facts(licences),
@@ -393,7 +391,7 @@ def _load_portable(request: FactsRequest) -> GateFacts:
 
 
 def _attach_consents(talent_facts: dict[int, TalentFact]) -> None:
-    ids, params = _in(talent_facts)
+    ids, params = rawsql.in_list(talent_facts)
     rows = rawsql.fetch(
         "SELECT c.talent_id, c.kind, c.base_model, c.answered_at, "  # noqa: S608 - names from the model
         f"(SELECT MIN(w.effective_at) FROM {Withdrawal._meta.db_table} w "
@@ -413,7 +411,7 @@ def _attach_consents(talent_facts: dict[int, TalentFact]) -> None:
 
 
 def _earliest(field_name: str, ids) -> dict[int, datetime]:
-    placeholders, params = _in(ids)
+    placeholders, params = rawsql.in_list(ids)
     column = Withdrawal._meta.get_field(field_name).column
     rows = rawsql.fetch(
         f"SELECT {column}, MIN(effective_at) FROM {Withdrawal._meta.db_table} "  # noqa: S608 - names from the model
@@ -425,7 +423,7 @@ def _earliest(field_name: str, ids) -> dict[int, datetime]:
 
 def _licence_facts(licences: list[Licence]) -> list[LicenceFact]:
     agreement_ids = {licence.agreement_id for licence in licences}
-    agreements, agreement_params = _in(agreement_ids)
+    agreements, agreement_params = rawsql.in_list(agreement_ids)
     active = {
         v.agreement_id: v
         for v in _models(
@@ -435,11 +433,11 @@ def _licence_facts(licences: list[Licence]) -> list[LicenceFact]:
         )
     }
     policies: dict[int, dict[int, str]] = {}
-    versions, version_params = _in(v.pk for v in active.values())
+    versions, version_params = rawsql.in_list(v.pk for v in active.values())
     for p in _models(CategoryPolicy, f"x.version_id IN ({versions})", version_params):
         policies.setdefault(p.version_id, {})[p.category_id] = p.policy
     usage: dict[int, list[UsageFact]] = {}
-    licence_ids, licence_params = _in(licence.pk for licence in licences)
+    licence_ids, licence_params = rawsql.in_list(licence.pk for licence in licences)
     for u in _models(UsageRow, f"x.licence_id IN ({licence_ids})", licence_params):
         usage.setdefault(u.licence_id, []).append(
             UsageFact(

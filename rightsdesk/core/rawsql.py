@@ -17,12 +17,10 @@ writes every concrete field as ``save`` would (``pre_save`` fills ``auto_now`` d
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import connection
 from django.db.models import Model
-
-M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -81,18 +79,16 @@ def build(cols: Columns, row: Sequence[Any], start: int = 0) -> Model:
     return cols.model.from_db(connection.alias, cols.attnames, values(cols, row, start))
 
 
-@cache
-def _field_converters(model: type[Model], name: str, vendor: str) -> tuple[tuple, Any]:
-    col = model._meta.get_field(name).get_col(model._meta.db_table)
-    return (*connection.ops.get_db_converters(col), *col.get_db_converters(connection)), col
-
-
 def converted(model: type[Model], name: str, value: Any) -> Any:
     """A value selected on its own (``MIN(...)``, a subquery) as ``model.name`` reads it."""
-    converters, col = _field_converters(model, name, connection.vendor)
-    for convert in converters:
-        value = convert(value, col, connection)
-    return value
+    return values(columns(model, names=(name,)), (value,))[0]
+
+
+def in_list(items) -> tuple[str, list]:
+    """Placeholders for ``IN (...)`` and their parameters; ``NULL`` (matching nothing) for
+    no items, where ``IN ()`` would be a syntax error."""
+    items = list(items)
+    return (", ".join(["%s"] * len(items)) or "NULL"), items
 
 
 @dataclass(frozen=True)

@@ -225,8 +225,8 @@ def account_refs(keys: Sequence[AccountKey], *, create: bool) -> dict[str, tuple
         if connection.vendor == "postgresql":
             rows = pg_execute(_ACCOUNT_REFS, [wanted])
         else:
-            placeholders = ", ".join(["%s"] * len(wanted)) or "NULL"
-            rows = rawsql.fetch(_ACCOUNT_REFS_PORTABLE.format(placeholders), wanted)
+            placeholders, params = rawsql.in_list(wanted)
+            rows = rawsql.fetch(_ACCOUNT_REFS_PORTABLE.format(placeholders), params)
         return {key: (pk, bool(guarded)) for key, pk, guarded in rows}
 
     found = fetch()
@@ -271,8 +271,8 @@ def accounts_lock_available(account_ids: Sequence[int]) -> dict[int, int]:
     if not ids:
         return {}
     if connection.vendor != "postgresql":  # the transaction holds SQLite's write lock
-        placeholders = ", ".join(["%s"] * len(ids))
-        return dict(rawsql.fetch(_AVAILABLE.format(placeholders), ids))
+        placeholders, params = rawsql.in_list(ids)
+        return dict(rawsql.fetch(_AVAILABLE.format(placeholders), params))
     return dict(pg_execute(_LOCK_AVAILABLE, [ids]))
 
 

@@ -182,7 +182,9 @@ def brand_licences(*, brand: Organization, public_ids: list[UUID]) -> list[Licen
         (AgreementVersion, "v"),
         (Organization, "o"),
     )
-    placeholders = ", ".join(["%s"] * len(public_ids))
+    placeholders, params = rawsql.in_list(
+        rawsql.param(Licence, "public_id", value) for value in public_ids
+    )
     sql = (
         f"SELECT {select.sql} FROM {Licence._meta.db_table} l "  # noqa: S608 - names from the model
         f"JOIN {Talent._meta.db_table} t ON t.id = l.talent_id "
@@ -191,7 +193,6 @@ def brand_licences(*, brand: Organization, public_ids: list[UUID]) -> list[Licen
         f"LEFT JOIN {Organization._meta.db_table} o ON o.id = a.agency_id "
         f"WHERE l.public_id IN ({placeholders}) AND l.brand_id = %s"
     )
-    params = [rawsql.param(Licence, "public_id", value) for value in public_ids]
     found = {}
     for row in rawsql.fetch(sql, [*params, brand.pk]):
         licence, talent, agreement, version, agency = select.split(row)

@@ -832,7 +832,9 @@ def render_request_claim(
     ``rendering`` by a worker that is gone. None: nothing to do (ended, or alive elsewhere).
     """
     with transaction.atomic():
-        render_request = _locked_for_claim(render_request_id)
+        # On PostgreSQL the row is locked; SQLite's transaction holds the write lock once
+        # it writes.
+        render_request = render_request_for_task(render_request_id, lock=True)
         if render_request is None:
             return None
         if render_request.status == RequestStatus.QUEUED:
@@ -863,12 +865,6 @@ def render_request_claim(
     # Whatever the previous attempt wrote is thrown away; this attempt renders all drafts.
     discard_unreferenced_files(render_request.public_id)
     return render_request
-
-
-def _locked_for_claim(render_request_id: int) -> RenderRequest | None:
-    # On PostgreSQL the row is locked; SQLite's transaction holds the write lock once it
-    # writes.
-    return render_request_for_task(render_request_id, lock=True)
 
 
 def render_request_for_task(render_request_id: int, *, lock: bool = False) -> RenderRequest | None:
