@@ -11,6 +11,12 @@ key or a unique index, so its cost does not grow with the tables.
 
 Other databases (SQLite, the embedded default) get the same facts from a dozen plain ORM
 queries. Both paths fill the same dataclasses; the rules in ``gate`` see no difference.
+
+The category tree and the rule pack are kept per process under the taxonomy stamp they were
+read with (``gate_sql`` says how the stamp follows every change) and read again only when
+the database's stamp differs: on both paths the stamp is read before the tables, so a
+change committed in between leaves a newer tree under an older stamp, read again next time,
+and never the reverse.
 """
 
 import json
@@ -22,7 +28,7 @@ from django.db import connection
 
 from rightsdesk.accounts.models import Organization
 from rightsdesk.agreements.models import Agreement, AgreementVersion, Category, CategoryPolicy
-from rightsdesk.consent.gate_sql import CALL_SQL
+from rightsdesk.consent.gate_sql import CALL_SQL, STAMP_TABLE
 from rightsdesk.consent.models import CreationConsent, ObligationRule, Withdrawal
 from rightsdesk.core import rawsql
 from rightsdesk.licensing.models import Licence, UsageRow
@@ -198,6 +204,7 @@ def _ts(value: str | None) -> datetime | None:
 
 
 def _load_postgresql(request: FactsRequest) -> GateFacts:
+    held = _taxonomy
     params = {
         "licence_ids": list(request.licences.ids),
         "licence_uuids": list(request.licences.uuids),
@@ -206,19 +213,59 @@ def _load_postgresql(request: FactsRequest) -> GateFacts:
         "talent_ids": list(request.talents.ids),
         "talent_uuids": list(request.talents.uuids),
         "grams": list(request.grams),
+        "stamp": held.stamp if held else None,
     }
     with connection.cursor() as cursor:
         cursor.execute(CALL_SQL, params)
         (document,) = cursor.fetchone()
     if isinstance(document, str | bytes):
         document = json.loads(document)
+    read = document["taxonomy"]
+    if read is None:  # the stamp held is the database's: the tree and rules are unchanged
+        taxonomy = held
+    else:
+        taxonomy = _keep(
+            _Taxonomy(
+                stamp=document["stamp"],
+                categories=[CategoryFact(**row) for row in read["categories"] or ()],
+                rules=[RuleFact(**row) for row in read["rules"] or ()],
+            )
+        )
     return GateFacts(
         talents={row["id"]: _talent(row) for row in document["talents"] or ()},
         licences=[_licence(row) for row in document["licences"] or ()],
-        categories=[CategoryFact(**row) for row in document["categories"] or ()],
-        rules=[RuleFact(**row) for row in document["rules"] or ()],
+        categories=list(taxonomy.categories),
+        rules=list(taxonomy.rules),
         names=[NameHit(**row) for row in document["names"] or ()],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Taxonomy:
+    stamp: str | None  # None: the database has no stamp, nothing is kept
+    categories: tuple[CategoryFact, ...]
+    rules: tuple[RuleFact, ...]
+
+    def __init__(self, *, stamp: str | None, categories, rules) -> None:
+        object.__setattr__(self, "stamp", stamp)
+        object.__setattr__(self, "categories", tuple(categories))
+        object.__setattr__(self, "rules", tuple(rules))
+
+
+# The taxonomy this process holds (replaced whole, so threads see one or the other).
+_taxonomy: _Taxonomy | None = None
+
+
+def _keep(taxonomy: _Taxonomy) -> _Taxonomy:
+    global _taxonomy
+    _taxonomy = taxonomy if taxonomy.stamp is not None else None
+    return taxonomy
+
+
+def forget_taxonomy() -> None:
+    """Drop the kept category tree and rule pack (the next decision reads them)."""
+    global _taxonomy
+    _taxonomy = None
 
 
 def _talent(row: dict) -> TalentFact:
@@ -360,23 +407,12 @@ def _load_portable(request: FactsRequest) -> GateFacts:
             )
         )
     grams, gram_params = rawsql.in_list(request.grams)
+    taxonomy = _portable_taxonomy()
     return GateFacts(
         talents=talent_facts,
         licences=_licence_facts(licences),
-        # Every category and rule, so only the columns the facts hold (no instances).
-        categories=[
-            CategoryFact(*row)
-            for row in _values(
-                Category, ("id", "slug", "name", "parent", "global_policy", "keywords")
-            )
-        ],
-        rules=[
-            RuleFact(*row)
-            for row in _values(
-                ObligationRule,
-                ("code", "applies_to_territories", "applies_to_purposes", "params", "active"),
-            )
-        ],
+        categories=list(taxonomy.categories),
+        rules=list(taxonomy.rules),
         names=[
             NameHit(gram=gram, words=words, talent_id=talent_id, distinctive=bool(distinctive))
             for gram, words, talent_id, distinctive in rawsql.fetch(
@@ -387,6 +423,33 @@ def _load_portable(request: FactsRequest) -> GateFacts:
                 gram_params,
             )
         ],
+    )
+
+
+def _portable_taxonomy() -> _Taxonomy:
+    held = _taxonomy
+    rows = rawsql.fetch(f"SELECT stamp FROM {STAMP_TABLE} WHERE id = 1")  # noqa: S608 - a constant
+    stamp = rows[0][0] if rows else None
+    if held is not None and stamp is not None and held.stamp == stamp:
+        return held
+    # Every category and rule, so only the columns the facts hold (no instances).
+    return _keep(
+        _Taxonomy(
+            stamp=stamp,
+            categories=[
+                CategoryFact(*row)
+                for row in _values(
+                    Category, ("id", "slug", "name", "parent", "global_policy", "keywords")
+                )
+            ],
+            rules=[
+                RuleFact(*row)
+                for row in _values(
+                    ObligationRule,
+                    ("code", "applies_to_territories", "applies_to_purposes", "params", "active"),
+                )
+            ],
+        )
     )
 
 
