@@ -20,15 +20,16 @@ and never the reverse.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from django.db import connection
 
 from rightsdesk.accounts.models import Organization
 from rightsdesk.agreements.models import Agreement, AgreementVersion, Category, CategoryPolicy
-from rightsdesk.consent.gate_sql import CALL_SQL, STAMP_TABLE
+from rightsdesk.consent.gate_sql import CALL_SQL, SQLITE_FACTS_SELECT, STAMP_TABLE
 from rightsdesk.consent.models import CreationConsent, ObligationRule, Withdrawal
 from rightsdesk.core import rawsql
 from rightsdesk.licensing.models import Licence, UsageRow
@@ -193,6 +194,8 @@ class FactsRequest:
 def load_facts(request: FactsRequest) -> GateFacts:
     if connection.vendor == "postgresql":
         return _load_postgresql(request)
+    if connection.vendor == "sqlite":
+        return _load_sqlite(request)
     return _load_portable(request)
 
 
@@ -268,34 +271,43 @@ def forget_taxonomy() -> None:
     _taxonomy = None
 
 
-def _talent(row: dict) -> TalentFact:
+def _same(value):
+    return value
+
+
+def _talent(row: dict, ts=_ts, uuid=_same) -> TalentFact:
+    """A talent of the document; ``ts`` and ``uuid`` read the database's forms of times
+    and uuids (PostgreSQL's JSON already has the ones the facts hold)."""
     return TalentFact(
         id=row["id"],
-        public_id=row["public_id"],
+        public_id=uuid(row["public_id"]),
         date_of_birth=date.fromisoformat(row["date_of_birth"]),
         jurisdiction=row["jurisdiction"],
-        deceased=row["deceased"],
-        identity_verified_at=_ts(row["identity_verified_at"]),
+        deceased=bool(row["deceased"]),
+        identity_verified_at=ts(row["identity_verified_at"]),
         consents=[
             ConsentFact(
                 kind=c["kind"],
                 base_model=c["base_model"],
-                answered_at=_ts(c["answered_at"]),
-                withdrawn_from=_ts(c["withdrawn_from"]),
+                answered_at=ts(c["answered_at"]),
+                withdrawn_from=ts(c["withdrawn_from"]),
             )
             for c in row["consents"] or ()
         ],
-        likenesses=[LikenessFact(talent_id=row["id"], **v) for v in row["likenesses"] or ()],
+        likenesses=[
+            LikenessFact(**{**v, "talent_id": row["id"], "public_id": uuid(v["public_id"])})
+            for v in row["likenesses"] or ()
+        ],
     )
 
 
-def _licence(row: dict) -> LicenceFact:
+def _licence(row: dict, ts=_ts, uuid=_same) -> LicenceFact:
     version = row["active_version"]
     return LicenceFact(
         **{
             **row,
             **{
-                key: _ts(row[key])
+                key: ts(row[key])
                 for key in (
                     "starts_at",
                     "ends_at",
@@ -305,17 +317,64 @@ def _licence(row: dict) -> LicenceFact:
                     "agreement_withdrawn_from",
                 )
             },
+            "public_id": uuid(row["public_id"]),
+            "brand_public_id": uuid(row["brand_public_id"]),
+            "brief_approval_required": bool(row["brief_approval_required"]),
             "active_version": None
             if version is None
             else VersionFact(
                 id=version["id"],
-                effective_from=_ts(version["effective_from"]),
-                effective_to=_ts(version["effective_to"]),
+                effective_from=ts(version["effective_from"]),
+                effective_to=ts(version["effective_to"]),
                 policies={int(k): v for k, v in (version["policies"] or {}).items()},
             ),
             "usage": [UsageFact(**u) for u in row["usage"] or ()],
         }
     )
+
+
+# SQLite: one statement too (gate_sql.SQLITE_FACTS_SELECT).
+
+
+def _sqlite_ts(value: str | None) -> datetime | None:
+    # Django keeps an aware time in SQLite as its UTC wall time, without the offset.
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _dashed(value: str) -> str:
+    return str(UUID(value))
+
+
+def _load_sqlite(request: FactsRequest) -> GateFacts:
+    taxonomy = _portable_taxonomy()
+    lists = {
+        "licence_ids": request.licences.ids,
+        "licence_uuids": _uuids(Licence, request.licences.uuids),
+        "likeness_ids": request.likenesses.ids,
+        "likeness_uuids": _uuids(LikenessVersion, request.likenesses.uuids),
+        "talent_ids": request.talents.ids,
+        "talent_uuids": _uuids(Talent, request.talents.uuids),
+        "grams": request.grams,
+    }
+    placeholders = {name: rawsql.in_list(items)[0] for name, items in lists.items()}
+    # Each list's parameters in the order its placeholders appear in the statement.
+    order = _SQLITE_ORDER.findall(SQLITE_FACTS_SELECT)
+    params = [value for name in order for value in lists[name]]
+    ((document,),) = rawsql.fetch(SQLITE_FACTS_SELECT.format(**placeholders), params)
+    document = json.loads(document)
+    return GateFacts(
+        talents={row["id"]: _talent(row, _sqlite_ts, _dashed) for row in document["talents"] or ()},
+        licences=[_licence(row, _sqlite_ts, _dashed) for row in document["licences"] or ()],
+        categories=list(taxonomy.categories),
+        rules=list(taxonomy.rules),
+        names=[
+            NameHit(**{**row, "distinctive": bool(row["distinctive"])})
+            for row in document["names"] or ()
+        ],
+    )
+
+
+_SQLITE_ORDER = re.compile(r"\{(\w+)\}")
 
 
 # Any other database (SQLite, the embedded default): the same facts from plain statements,

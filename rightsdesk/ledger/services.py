@@ -380,28 +380,21 @@ def ledger_reserve_plan(
         payload_sha256=sha,
         planned_at=now,
     )
-    # Two probes written by hand (rightsdesk.core.rawsql): each ran on every submission.
-    if rawsql.fetch(_KEY_PROBE, [idempotency_key]):  # the row is read only for a replay
+    lines = fee_lines(fee, split, charge_to=AccountKind.BUDGET)
+    budget_key = lines[0].account.key
+    taken, lapsed_seen, refs = _plan_probe(
+        key=idempotency_key, budget_key=budget_key, accounts=lines, now=now
+    )
+    if taken:  # the row is read only for a replay
         existing = Reservation.objects.get(idempotency_key=idempotency_key)
         return replace(plan, existing=_same_reservation(existing, request))
     if not 0 < len(idempotency_key) <= 200 or len(reference) > 200:
         raise ValidationFailed(fields={"idempotency_key": ["1 to 200 characters."]})
     if expires_at.tzinfo is None or expires_at <= now:
         raise ValidationFailed(fields={"expires_at": ["An aware time in the future."]})
-    lines = fee_lines(fee, split, charge_to=AccountKind.BUDGET)
-    refs = account_refs([line.account for line in lines], create=True)
-    budget_key = lines[0].account.key
+    if len(refs) < len({line.account.key for line in lines}):  # a new budget or payee
+        refs = account_refs([line.account for line in lines], create=True)
     budget_id = refs[budget_key][0]
-    lapsed_seen = bool(
-        rawsql.fetch(
-            _LAPSED_PROBE,
-            [
-                budget_id,
-                Reservation.Status.PENDING.value,
-                rawsql.param(Reservation, "expires_at", now),
-            ],
-        )
-    )
     return replace(
         plan,
         budget_key=budget_key,
@@ -411,10 +404,37 @@ def ledger_reserve_plan(
     )
 
 
-_KEY_PROBE = "SELECT 1 FROM ledger_reservation WHERE idempotency_key = %s LIMIT 1"
-_LAPSED_PROBE = (
-    "SELECT 1 FROM ledger_reservation "
-    "WHERE budget_id = %s AND status = %s AND expires_at <= %s LIMIT 1"
+def _plan_probe(
+    *, key: str, budget_key: str, accounts: Sequence, now: datetime
+) -> tuple[bool, bool, dict[str, tuple[int, bool]]]:
+    """One statement for what a plan reads (it ran on every submission, as three): whether
+    the key is taken, whether the budget holds a pending reservation lapsed at ``now``, and
+    ``account_refs`` of the accounts that exist. The flags come on every row, and on one
+    row of NULL accounts when none exists."""
+    wanted = sorted({line.account.key for line in accounts})
+    placeholders, params = rawsql.in_list(wanted)
+    rows = rawsql.fetch(
+        _PLAN_PROBE.format(placeholders),
+        [
+            key,
+            budget_key,
+            Reservation.Status.PENDING.value,
+            rawsql.param(Reservation, "expires_at", now),
+            *params,
+        ],
+    )
+    taken, lapsed = bool(rows[0][3]), bool(rows[0][4])
+    refs = {k: (pk, bool(guarded)) for k, pk, guarded, _, _ in rows if k is not None}
+    return taken, lapsed, refs
+
+
+_PLAN_PROBE = (
+    "SELECT a.key, a.id, a.debits_must_not_exceed_credits, f.taken, f.lapsed FROM ("
+    "SELECT EXISTS (SELECT 1 FROM ledger_reservation WHERE idempotency_key = %s) AS taken, "
+    "EXISTS (SELECT 1 FROM ledger_reservation r "
+    "JOIN ledger_account b ON b.id = r.budget_id "
+    "WHERE b.key = %s AND r.status = %s AND r.expires_at <= %s) AS lapsed) f "
+    "LEFT JOIN ledger_account a ON a.key IN ({})"
 )
 
 _RESERVATION_INSERT = (

@@ -1,0 +1,71 @@
+"""SQLite: the gate reads its facts in one statement with SQLite's JSON functions, and they
+are the facts the portable statements read (the same world as test_gate_sql's)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from rightsdesk.consent import gate_facts
+from rightsdesk.consent.gate import evaluate
+from rightsdesk.consent.gate_facts import FactsRequest, Refs
+from rightsdesk.consent.gate_types import ALLOW, DENY
+from rightsdesk.consent.screening import Brief
+from tests.consent.gate_world import build_gate_world, withdraw
+from tests.consent.test_gate_sql import _normalised
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def gw():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's statement")
+    return build_gate_world()
+
+
+def test_the_one_statement_reads_the_same_facts_as_the_portable_statements(gw):
+    withdraw(talent=gw.x.talent, by=gw.x.talent.user, effective_at=gw.now, licence=gw.x.licence)
+    withdraw(
+        talent=gw.y.talent, by=gw.y.talent.user, effective_at=gw.now, creation_consent=gw.y.train
+    )
+    request = FactsRequest(
+        talents=Refs.parse([gw.summer.public_id]),
+        licences=Refs.parse([gw.x.licence.public_id, gw.y.licence.pk]),
+        likenesses=Refs.parse([gw.x.likeness.pk, gw.y.likeness.public_id]),
+        grams=tuple(Brief.of("zoé durand and summer by nova").grams),
+    )
+
+    one_statement = gate_facts._load_sqlite(request)
+    portable = gate_facts._load_portable(request)
+
+    assert _normalised(one_statement) == _normalised(portable)
+    assert len(one_statement.talents) == 3 and len(one_statement.licences) == 2
+    assert {hit.gram for hit in one_statement.names} == {"zoe durand", "summer", "nova"}
+    licence = next(f for f in one_statement.licences if f.id == gw.x.licence.pk)
+    assert licence.withdrawn_from is not None and licence.withdrawn_from.tzinfo is not None
+    assert licence.active_version is not None and licence.usage
+
+
+def test_nothing_found_is_empty_facts(gw):
+    request = FactsRequest(
+        talents=Refs.parse([]), licences=Refs.parse([10**9]), likenesses=Refs.parse([]), grams=()
+    )
+
+    facts = gate_facts._load_sqlite(request)
+
+    assert facts.talents == {} and facts.licences == [] and facts.names == []
+
+
+def test_a_decision_reads_its_facts_in_one_statement(gw):
+    evaluate(gw.query())  # the taxonomy kept
+
+    with CaptureQueriesContext(connection) as captured:
+        decision = evaluate(gw.query())
+
+    assert decision.outcome == ALLOW
+    # The stamp, the facts, and the decision's insert (and, in a transaction, the
+    # savepoint around the reads).
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 3
+    withdraw(talent=gw.x.talent, by=gw.x.talent.user, effective_at=gw.now, licence=gw.x.licence)
+    assert evaluate(gw.query()).outcome == DENY
