@@ -74,19 +74,30 @@ LIVE_VERSION_STATUSES = frozenset({"active", "superseded"})
 
 def evaluate(query: GateQuery) -> Decision:
     """Decide ``query``; store the decision unless it is a dry run. Never raises."""
+    decision = decide(query)
+    return decision if query.dry_run else record(query, decision)
+
+
+def decide(query: GateQuery) -> Decision:
+    """``evaluate`` without storing anything: the decision as ``record`` would store it. A
+    caller outside any transaction decides first, then records in the transaction that
+    acts on the decision, so the gate's read needs no savepoint. Never raises."""
     try:
         reasons, obligations = _decide(query)
     except Exception:
         logger.exception("gate_error deciding %r", query)
         reasons, obligations = [_reason("gate_error")], ()
     outcome = outcome_of(reasons)
-    decision = Decision(
+    return Decision(
         outcome=outcome,
         reasons=tuple(reasons),
         obligations=() if outcome == DENY else tuple(obligations),
     )
-    if query.dry_run:
-        return decision
+
+
+def record(query: GateQuery, decision: Decision) -> Decision:
+    """Store ``decide``'s ``decision`` for ``query``; the stored decision (with its id), or a
+    gate_error deny when it could not be stored. Never raises."""
     try:
         return _store(query, decision)
     except Exception:

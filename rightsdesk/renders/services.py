@@ -42,7 +42,7 @@ from rightsdesk.audit.services import (
     audit_deferred_mark,
     audit_record,
 )
-from rightsdesk.consent.gate import evaluate
+from rightsdesk.consent.gate import decide, evaluate, record
 from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery, Obligation
 from rightsdesk.consent.models import ConsentKind, GateDecision
 from rightsdesk.consent.selectors import creation_consent_in_force
@@ -50,6 +50,7 @@ from rightsdesk.core import rawsql
 from rightsdesk.core.errors import (
     IdempotencyConflict,
     InvalidTransition,
+    NotFound,
     PermissionDenied,
     ValidationFailed,
 )
@@ -79,13 +80,12 @@ from rightsdesk.renders.models import (
     RenderRequestLicence,
 )
 from rightsdesk.renders.selectors import (
-    brand_licences,
     campaign_brand_of,
     compose_prompt,
-    latest_signed_off_likeness,
     render_request_decision_covers,
     render_request_links,
     render_spec_sha256,
+    submission_licences,
 )
 from rightsdesk.renders.states import (
     REQUEST_TERMINAL,
@@ -349,7 +349,6 @@ _KEY_PROBE = (
 )
 
 
-@transaction.atomic
 def render_request_submit(
     *,
     requester: User,
@@ -372,6 +371,11 @@ def render_request_submit(
     the reasons), ``awaiting_brief_approval``, or ``approved``, in which case the drafts
     are taken from the allowance and the request is queued for a GPU worker after commit.
     The same ``idempotency_key`` with the same payload returns the first request.
+
+    What only reads (the licences, the gate's facts) runs before the transaction that
+    writes, when the caller holds none: every read is a statement of its own at READ
+    COMMITTED either way, and the gate's read then needs no savepoint. The drafts and
+    their fees are taken by conditional updates and row locks inside it.
     """
     brand = campaign_brand_of(requester)
     if brand is None:
@@ -396,41 +400,53 @@ def render_request_submit(
             medium=medium or "",
         )
     )
-    if idempotency_key:
+    try:
+        taken, found = submission_licences(
+            brand=brand, public_ids=ids, requester=requester, idempotency_key=idempotency_key
+        )
+    except NotFound as error:
+        taken, found = bool(idempotency_key), error  # a replay is answered all the same
+    if taken:
         existing = _replay(requester=requester, key=idempotency_key, submission=submission)
         if existing is not None:
             return existing
-    found = brand_licences(brand=brand, public_ids=ids)
+    if isinstance(found, NotFound):
+        raise found
     if len({licence.talent_id for licence in found}) > 1:
         raise MultiLikenessUnsupported(talents=len({licence.talent_id for licence in found}))
     if len(found) > 1:
         raise ValidationFailed(fields={"licences": ["Name one licence per talent."]})
-    try:
-        return _create_and_decide(
-            requester=requester,
-            licence=found[0],
-            submission=submission,
-            idempotency_key=idempotency_key or None,
-        )
-    except _KeyTaken:
-        # A concurrent twin with the same key committed first: its request is the answer.
-        # (The decision the gate stored for this one stays, as every decision asked does.)
-        existing = _replay(requester=requester, key=idempotency_key, submission=submission)
-        if existing is None:  # the insert waited for the twin, which committed: never
-            raise RuntimeError("a render request's idempotency key was taken, then not found")
-        return existing
+    render_request, link = _unwritten(
+        requester=requester,
+        licence=found[0],
+        submission=submission,
+        idempotency_key=idempotency_key or None,
+    )
+    # The gate is asked before the row is written (it names the request by its public id),
+    # so the request is inserted once, with its decision and the spec hash it allowed.
+    query = render_request_gate_query(render_request, approvals=frozenset(), links=[link])
+    decided = decide(query)
+    with transaction.atomic():
+        try:
+            return _create(render_request, link, submission, decision=record(query, decided))
+        except _KeyTaken:
+            # A concurrent twin with the same key committed first: its request is the
+            # answer. (The decision stored for this one stays, as every decision asked does.)
+            existing = _replay(requester=requester, key=idempotency_key, submission=submission)
+            if existing is None:  # the insert waited for the twin, which committed: never
+                raise RuntimeError("a render request's key was taken, then not found")
+            return existing
 
 
 class _KeyTaken(Exception):
     """The request's row lost the unique (requester, idempotency key) to a twin."""
 
 
-def _create_and_decide(
+def _unwritten(
     *, requester: User, licence: Licence, submission: _Submission, idempotency_key: str | None
-) -> RenderRequest:
-    # The gate is asked before the row is written (it names the request by its public id),
-    # so the request is inserted once, with its decision and the spec hash it allowed.
-    likeness = latest_signed_off_likeness(talent=licence.talent)
+) -> tuple[RenderRequest, RenderRequestLicence]:
+    """The request and its licence row as they will be written (no id yet)."""
+    likeness = licence.signed_off_likeness  # read with the licence (submission_licences)
     render_request = RenderRequest(
         public_id=uuid4(),
         organization=requester.organization,
@@ -452,9 +468,17 @@ def _create_and_decide(
         request_hash=submission.sha256() if idempotency_key else "",
     )
     link = RenderRequestLicence(licence=licence, talent=licence.talent, likeness=likeness)
-    decision = evaluate(
-        render_request_gate_query(render_request, approvals=frozenset(), links=[link])
-    )
+    return render_request, link
+
+
+def _create(
+    render_request: RenderRequest,
+    link: RenderRequestLicence,
+    submission: _Submission,
+    *,
+    decision: Decision,
+) -> RenderRequest:
+    requester, licence, likeness = render_request.requester, link.licence, link.likeness
     render_request.decision_id = decision.decision_id
     # The row is written in the state the table leads to and one audit event records the
     # way there. An allowed request is written queued, with its drafts taken; the licence
