@@ -291,8 +291,15 @@ def _pending_lines(reservation: Reservation) -> list[tuple[int, str, int]]:
 
 
 def _pending_apply(lines: Sequence[tuple[int, str, int]], *, sign: int) -> None:
-    """Add (sign=1) or release (sign=-1) a reservation's pending amounts; accounts locked.
-    A positive line amount is a debit, a negative one a credit."""
+    """Add (sign=1) or release (sign=-1) a reservation's pending amounts; accounts locked."""
+    pending_add(_pending_changes(lines, sign=sign))
+
+
+def _pending_changes(
+    lines: Sequence[tuple[int, str, int]], *, sign: int
+) -> dict[int, tuple[int, int]]:
+    """account id -> (debits, credits) to add to its pending totals. A positive line amount
+    is a debit, a negative one a credit."""
     changes: dict[int, tuple[int, int]] = {}
     for account_id, _role, amount in lines:
         debits, credits = changes.get(account_id, (0, 0))
@@ -301,7 +308,7 @@ def _pending_apply(lines: Sequence[tuple[int, str, int]], *, sign: int) -> None:
         else:
             credits -= sign * amount
         changes[account_id] = (debits, credits)
-    pending_add(changes)
+    return changes
 
 
 def _expire_locked(reservations: Sequence[Reservation]) -> None:
@@ -437,22 +444,39 @@ _PLAN_PROBE = (
     "LEFT JOIN ledger_account a ON a.key IN ({})"
 )
 
+# The reservation and the pending totals it adds, in one statement: the UPDATE sees the
+# insert's RETURNING, so a key taken meanwhile (ON CONFLICT, no row) changes nothing.
 _RESERVATION_INSERT = (
-    "INSERT INTO ledger_reservation (public_id, idempotency_key, payload_json, "
-    "payload_sha256, kind, reference, currency, budget_id, amount_minor, fee_minor, "
-    "lines_json, status, expires_at, created_at, resolved_at, resolution_note) "
+    "WITH added AS (INSERT INTO ledger_reservation (public_id, idempotency_key, "
+    "payload_json, payload_sha256, kind, reference, currency, budget_id, amount_minor, "
+    "fee_minor, lines_json, status, expires_at, created_at, resolved_at, resolution_note) "
     "VALUES (%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, NULL, '') "
-    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+    "held AS (UPDATE ledger_accountbalance AS b "
+    "SET debits_pending = b.debits_pending + v.debits, "
+    "credits_pending = b.credits_pending + v.credits "
+    "FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[]) AS v(id, debits, credits) "
+    "WHERE b.account_id = v.id AND EXISTS (SELECT 1 FROM added)) "
+    "SELECT id FROM added"
 )
 
 
-def _reservation_insert(reservation: Reservation) -> bool:
-    """Insert ``reservation``; False when a concurrent caller committed its key first.
-    On PostgreSQL one statement (ON CONFLICT), where a savepoint around the insert took
-    three round trips while the budget's rows were locked."""
+def _reservation_insert(reservation: Reservation, *, pending: Sequence) -> bool:
+    """Insert ``reservation`` and add its ``pending`` lines to the (locked) accounts'
+    pending totals; False, with nothing written, when a concurrent caller committed its
+    key first. On PostgreSQL one statement (ON CONFLICT), where a savepoint around the
+    insert took three round trips while the budget's rows were locked, and the totals'
+    UPDATE a fourth."""
+    changes = {
+        pk: change for pk, change in _pending_changes(pending, sign=1).items() if any(change)
+    }
     if connection.vendor != "postgresql":
-        return rawsql.insert(reservation, skip_conflicts=True)
+        if not rawsql.insert(reservation, skip_conflicts=True):
+            return False
+        pending_add(changes)
+        return True
     r = reservation
+    ids = sorted(changes)
     rows = pg_execute(
         _RESERVATION_INSERT,
         [
@@ -470,6 +494,9 @@ def _reservation_insert(reservation: Reservation) -> bool:
             r.status,
             r.expires_at,
             r.created_at,
+            ids,
+            [changes[pk][0] for pk in ids],
+            [changes[pk][1] for pk in ids],
         ],
     )
     if not rows:
@@ -516,10 +543,9 @@ def ledger_reserve_planned(plan: ReservationPlan, *, actor: Any | None = None) -
         expires_at=plan.expires_at,
         created_at=timezone.now(),
     )
-    if not _reservation_insert(reservation):  # the same key, committed meanwhile
+    if not _reservation_insert(reservation, pending=plan.pending):  # the key, taken meanwhile
         existing = Reservation.objects.get(idempotency_key=plan.idempotency_key)
         return _same_reservation(existing, plan.request)
-    _pending_apply(plan.pending, sign=1)
     audit_record(
         actor=actor,
         action="ledger.reserved",
