@@ -26,6 +26,7 @@ from PIL import Image
 
 from rightsdesk.accounts.models import Organization, User
 from rightsdesk.audit.services import audit_record
+from rightsdesk.core import rawsql
 from rightsdesk.core.errors import NotFound, ValidationFailed
 from rightsdesk.licensing.models import Licence
 from rightsdesk.provenance import credentials, manifests, marks, png, selectors, watermark
@@ -366,22 +367,27 @@ def provenance_sign(
     )
     record.signed_file.save(f"{asset_id}.png", ContentFile(signed), save=False)
     try:
-        return _provenance_record_save(record=record)
-    except IntegrityError:
-        record.signed_file.delete(save=False)
-        # A retry of the same release got there first: its record stands.
-        existing = ProvenanceRecord.objects.filter(asset_reference=asset_reference).first()
-        if existing is None:
-            raise
-        return existing
+        saved = _provenance_record_save(record=record)
     except Exception:
         record.signed_file.delete(save=False)
         raise
+    if saved:
+        return record
+    record.signed_file.delete(save=False)
+    # A retry of the same release got there first: its record stands.
+    existing = ProvenanceRecord.objects.filter(asset_reference=asset_reference).first()
+    if existing is None:
+        raise IntegrityError(f"a provenance record conflicts with {record.manifest_label}")
+    return existing
 
 
 @transaction.atomic
-def _provenance_record_save(*, record: ProvenanceRecord) -> ProvenanceRecord:
-    record.save()
+def _provenance_record_save(*, record: ProvenanceRecord) -> bool:
+    """Insert the record and audit it; False, writing nothing, when the asset has one.
+    One hand-written INSERT (``rightsdesk.core.rawsql``): ``save()`` compiled it anew for
+    every signed draft (~0.7 ms of CPU)."""
+    if not rawsql.insert(record, skip_conflicts=True):
+        return False
     audit_record(
         actor=None,
         action="provenance.signed",
@@ -394,7 +400,7 @@ def _provenance_record_save(*, record: ProvenanceRecord) -> ProvenanceRecord:
             "obligations": [entry["code"] for entry in record.obligations],
         },
     )
-    return record
+    return True
 
 
 @transaction.atomic

@@ -850,25 +850,33 @@ OwnerCheck = Callable[[RenderRequest], bool]
 
 
 def render_request_claim(
-    *, render_request_id: int, worker_id: str, owner_gone: OwnerCheck
+    *, render_request: RenderRequest, worker_id: str, owner_gone: OwnerCheck
 ) -> RenderRequest | None:
     """Take a queued request (queued -> rendering) for ``worker_id``, or take over one left
-    ``rendering`` by a worker that is gone. None: nothing to do (ended, or alive elsewhere).
+    ``rendering`` by a worker that is gone. ``render_request`` is the task's own read
+    (``render_request_for_task``). None: nothing to do (ended, or alive elsewhere).
     """
+    take = partial(
+        render_request_transition,
+        to=RequestStatus.RENDERING,
+        actor=None,
+        fields={"worker_id": worker_id, "progress": 0},
+        payload={"worker": worker_id},
+    )
+    if render_request.status == RequestStatus.QUEUED:
+        # The usual case reads nothing again: the transition is a compare-and-set from
+        # `queued`, so a request that moved since it was read is not taken here, and is
+        # looked at again below.
+        with contextlib.suppress(InvalidTransition):
+            return take(render_request=render_request)
     with transaction.atomic():
         # On PostgreSQL the row is locked; SQLite's transaction holds the write lock once
         # it writes.
-        render_request = render_request_for_task(render_request_id, lock=True)
+        render_request = render_request_for_task(render_request.pk, lock=True)
         if render_request is None:
             return None
         if render_request.status == RequestStatus.QUEUED:
-            return render_request_transition(
-                render_request=render_request,
-                to=RequestStatus.RENDERING,
-                actor=None,
-                fields={"worker_id": worker_id, "progress": 0},
-                payload={"worker": worker_id},
-            )
+            return take(render_request=render_request)
         if render_request.status != RequestStatus.RENDERING:
             return None
         previous = render_request.worker_id

@@ -181,7 +181,7 @@ def render_request_run(
         return _refuse(render_request, end=True)
     worker_id = worker_identity()
     claimed = render_request_claim(
-        render_request_id=render_request.pk, worker_id=worker_id, owner_gone=owner_gone
+        render_request=render_request, worker_id=worker_id, owner_gone=owner_gone
     )
     if claimed is None:
         return "not_ours"

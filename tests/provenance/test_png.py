@@ -38,3 +38,24 @@ def test_rows_are_filtered_against_the_row_above():
     image = Image.fromarray(rows, "RGB")
 
     assert len(png.encode(image, xmp=XMP)) < 5_000
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+@pytest.mark.parametrize("size", [(300, 257), (640, 480)])
+def test_rows_compressed_in_slices_on_several_threads_decode_to_the_same_pixels(
+    monkeypatch, threads, size
+):
+    # As many slices as the machine has threads (at least MIN_SLICE_BYTES each): the
+    # joined stream must decode like the single one, whatever the split.
+    monkeypatch.setattr(png, "_threads", lambda: threads)
+    rng = np.random.default_rng(threads)
+    rgb = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    rgb[: size[1] // 2] = rgb[0]  # runs, which only Up and Z_RLE turn into a small file
+    image = Image.fromarray(rgb, "RGB")
+
+    data = png.encode(image, xmp=XMP)
+    decoded = Image.open(io.BytesIO(data), formats=["PNG"])
+    decoded.load()
+
+    assert np.array_equal(np.asarray(decoded), rgb)
+    assert decoded.info[png.XMP_KEYWORD] == XMP

@@ -136,6 +136,32 @@ def test_signing_the_same_asset_twice_returns_the_first_record(sign, deal, discl
     assert ProvenanceRecord.objects.count() == 1
 
 
+def test_a_signing_that_loses_the_race_for_its_asset_returns_the_winners_record(
+    sign, disclosure, photo_png, monkeypatch
+):
+    from rightsdesk.provenance import selectors
+    from rightsdesk.provenance.services import provenance_sign
+
+    # Given a record already made for the asset, which this signing looked for too early.
+    first = sign()
+    monkeypatch.setattr(selectors, "provenance_record_of", lambda **kwargs: None)
+
+    # When it signs the asset all the same.
+    again = provenance_sign(
+        asset_reference=first.asset_reference,
+        image_png=photo_png,
+        disclosure=disclosure,
+        obligations=floor_obligations(),
+    )
+
+    # Then it gets the first record; its own file and record are not kept, nor audited.
+    assert again.pk == first.pk and again.signed_sha256 == first.signed_sha256
+    assert ProvenanceRecord.objects.count() == 1
+    assert AuditEvent.objects.filter(action="provenance.signed").count() == 1
+    folder = os.path.join(settings.MEDIA_ROOT, "provenance")
+    assert os.listdir(folder) == [os.path.basename(first.signed_file.name)]
+
+
 def test_an_obligation_provenance_cannot_apply_is_recorded_as_not_applied(sign):
     record = sign(obligations=[*floor_obligations(), Obligation(code="brand_watermark")])
 

@@ -25,6 +25,8 @@ from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.renders.services import (
     asset_folder,
     render_request_cancel,
+    render_request_claim,
+    render_request_for_task,
     render_request_sweep_stale,
 )
 from rightsdesk.renders.states import RequestStatus
@@ -293,6 +295,37 @@ def _rendering_as(render_request, worker_id: str, heartbeat_age_s: float = 0.0) 
         worker_id=worker_id,
         heartbeat_at=timezone.now() - timedelta(seconds=heartbeat_age_s),
     )
+
+
+@pytest.mark.parametrize("meanwhile", ["cancelled", "taken"])
+def test_a_request_that_moved_after_the_task_read_it_is_not_claimed(world, meanwhile):
+    # Given a queued request the task has read, then cancelled by its requester or taken
+    # by another worker.
+    render_request = _queued(world, num_drafts=1)
+    seen = render_request_for_task(render_request.pk)
+    if meanwhile == "cancelled":
+        render_request_cancel(render_request=render_request, actor=world.manager)
+    else:
+        other = render_request_for_task(render_request.pk)
+        render_request_claim(render_request=other, worker_id="elsewhere:1", owner_gone=_never_gone)
+    before = RenderRequest.objects.values("status", "worker_id").get(pk=render_request.pk)
+
+    # When the task claims what it read.
+    claimed = render_request_claim(
+        render_request=seen, worker_id=worker_identity(), owner_gone=_never_gone
+    )
+
+    # Then it gets nothing, and the request is as the other party left it.
+    assert claimed is None
+    assert RenderRequest.objects.values("status", "worker_id").get(pk=render_request.pk) == before
+    starts = AuditEvent.objects.filter(
+        target_id=str(render_request.public_id), action="render_request.rendering"
+    )
+    assert starts.count() == (1 if meanwhile == "taken" else 0)
+
+
+def _never_gone(render_request) -> bool:
+    return False
 
 
 def test_redelivery_takes_over_a_render_whose_pool_process_died(world):
