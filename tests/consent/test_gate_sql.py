@@ -57,17 +57,23 @@ def _normalised(facts):
     return data
 
 
-def test_the_one_statement_reads_the_same_facts_as_the_portable_statements(gw):
+def withdrawn_facts_request(gw) -> FactsRequest:
+    """X's licence and Y's training consent withdrawn; a question naming three talents by
+    every kind of reference, and a brief with three registered names."""
     withdraw(talent=gw.x.talent, by=gw.x.talent.user, effective_at=gw.now, licence=gw.x.licence)
     withdraw(
         talent=gw.y.talent, by=gw.y.talent.user, effective_at=gw.now, creation_consent=gw.y.train
     )
-    request = FactsRequest(
+    return FactsRequest(
         talents=Refs.parse([gw.summer.public_id]),
         licences=Refs.parse([gw.x.licence.public_id, gw.y.licence.pk]),
-        likenesses=Refs.parse([gw.x.likeness.pk]),
+        likenesses=Refs.parse([gw.x.likeness.pk, gw.y.likeness.public_id]),
         grams=tuple(Brief.of("zoé durand and summer by nova").grams),
     )
+
+
+def test_the_one_statement_reads_the_same_facts_as_the_portable_statements(gw):
+    request = withdrawn_facts_request(gw)
 
     one_statement = gate_facts._load_postgresql(request)
     portable = gate_facts._load_portable(request)

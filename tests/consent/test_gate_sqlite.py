@@ -9,9 +9,8 @@ from rightsdesk.consent import gate_facts
 from rightsdesk.consent.gate import evaluate
 from rightsdesk.consent.gate_facts import FactsRequest, Refs
 from rightsdesk.consent.gate_types import ALLOW, DENY
-from rightsdesk.consent.screening import Brief
 from tests.consent.gate_world import build_gate_world, withdraw
-from tests.consent.test_gate_sql import _normalised
+from tests.consent.test_gate_sql import _normalised, withdrawn_facts_request
 
 pytestmark = pytest.mark.django_db
 
@@ -24,16 +23,7 @@ def gw():
 
 
 def test_the_one_statement_reads_the_same_facts_as_the_portable_statements(gw):
-    withdraw(talent=gw.x.talent, by=gw.x.talent.user, effective_at=gw.now, licence=gw.x.licence)
-    withdraw(
-        talent=gw.y.talent, by=gw.y.talent.user, effective_at=gw.now, creation_consent=gw.y.train
-    )
-    request = FactsRequest(
-        talents=Refs.parse([gw.summer.public_id]),
-        licences=Refs.parse([gw.x.licence.public_id, gw.y.licence.pk]),
-        likenesses=Refs.parse([gw.x.likeness.pk, gw.y.likeness.public_id]),
-        grams=tuple(Brief.of("zoé durand and summer by nova").grams),
-    )
+    request = withdrawn_facts_request(gw)
 
     one_statement = gate_facts._load_sqlite(request)
     portable = gate_facts._load_portable(request)
