@@ -282,7 +282,8 @@ _AVAILABLE = (
 )
 
 
-_PENDING_ADD = (
+# Also the tail of the ledger's reservation insert (services._RESERVATION_INSERT).
+PENDING_ADD_SQL = (
     "UPDATE ledger_accountbalance AS b "
     "SET debits_pending = b.debits_pending + v.debits, "
     "credits_pending = b.credits_pending + v.credits "
@@ -300,15 +301,21 @@ _PENDING_ADD_ONE = (
 def pending_add(changes: dict[int, tuple[int, int]]) -> None:
     """Add (debits, credits) to the pending totals of locked accounts: one UPDATE on
     PostgreSQL for all of them."""
-    changes = {pk: change for pk, change in changes.items() if change != (0, 0)}
-    if not changes:
+    ids, debits, credits = pending_add_params(changes)
+    if not ids:
         return
     if connection.vendor != "postgresql":
-        for pk, (debits, credits) in sorted(changes.items()):
-            rawsql.execute(_PENDING_ADD_ONE, [debits, credits, pk])
+        for params in zip(debits, credits, ids, strict=True):
+            rawsql.execute(_PENDING_ADD_ONE, list(params))
         return
-    ids = sorted(changes)
-    pg_execute(_PENDING_ADD, [ids, [changes[pk][0] for pk in ids], [changes[pk][1] for pk in ids]])
+    pg_execute(PENDING_ADD_SQL, [ids, debits, credits])
+
+
+def pending_add_params(changes: dict[int, tuple[int, int]]) -> list[list[int]]:
+    """``PENDING_ADD_SQL``'s three arrays (ids, debits, credits) by account id, leaving out
+    the accounts whose totals do not change."""
+    ids = sorted(pk for pk, change in changes.items() if change != (0, 0))
+    return [ids, [changes[pk][0] for pk in ids], [changes[pk][1] for pk in ids]]
 
 
 # An advisory lock in the lock manager, not a row lock: every posting shares it, so a

@@ -55,6 +55,7 @@ from rightsdesk.ledger.models import (
     Reservation,
 )
 from rightsdesk.ledger.posting import (
+    PENDING_ADD_SQL,
     account_refs,
     accounts_lock,
     accounts_lock_available,
@@ -63,6 +64,7 @@ from rightsdesk.ledger.posting import (
     month_of,
     payload_text,
     pending_add,
+    pending_add_params,
     pg_execute,
     post_entries,
 )
@@ -389,8 +391,9 @@ def ledger_reserve_plan(
     )
     lines = fee_lines(fee, split, charge_to=AccountKind.BUDGET)
     budget_key = lines[0].account.key
+    account_keys = sorted({line.account.key for line in lines})
     taken, lapsed_seen, refs = _plan_probe(
-        key=idempotency_key, budget_key=budget_key, accounts=lines, now=now
+        key=idempotency_key, budget_key=budget_key, account_keys=account_keys, now=now
     )
     if taken:  # the row is read only for a replay
         existing = Reservation.objects.get(idempotency_key=idempotency_key)
@@ -399,7 +402,7 @@ def ledger_reserve_plan(
         raise ValidationFailed(fields={"idempotency_key": ["1 to 200 characters."]})
     if expires_at.tzinfo is None or expires_at <= now:
         raise ValidationFailed(fields={"expires_at": ["An aware time in the future."]})
-    if len(refs) < len({line.account.key for line in lines}):  # a new budget or payee
+    if len(refs) < len(account_keys):  # a new budget or payee
         refs = account_refs([line.account for line in lines], create=True)
     budget_id = refs[budget_key][0]
     return replace(
@@ -412,14 +415,13 @@ def ledger_reserve_plan(
 
 
 def _plan_probe(
-    *, key: str, budget_key: str, accounts: Sequence, now: datetime
+    *, key: str, budget_key: str, account_keys: Sequence[str], now: datetime
 ) -> tuple[bool, bool, dict[str, tuple[int, bool]]]:
     """One statement for what a plan reads (it ran on every submission, as three): whether
     the key is taken, whether the budget holds a pending reservation lapsed at ``now``, and
     ``account_refs`` of the accounts that exist. The flags come on every row, and on one
     row of NULL accounts when none exists."""
-    wanted = sorted({line.account.key for line in accounts})
-    placeholders, params = rawsql.in_list(wanted)
+    placeholders, params = rawsql.in_list(account_keys)
     rows = rawsql.fetch(
         _PLAN_PROBE.format(placeholders),
         [
@@ -447,16 +449,12 @@ _PLAN_PROBE = (
 # The reservation and the pending totals it adds, in one statement: the UPDATE sees the
 # insert's RETURNING, so a key taken meanwhile (ON CONFLICT, no row) changes nothing.
 _RESERVATION_INSERT = (
-    "WITH added AS (INSERT INTO ledger_reservation (public_id, idempotency_key, "
+    "WITH added AS (INSERT INTO ledger_reservation (public_id, idempotency_key, "  # noqa: S608 - constants
     "payload_json, payload_sha256, kind, reference, currency, budget_id, amount_minor, "
     "fee_minor, lines_json, status, expires_at, created_at, resolved_at, resolution_note) "
     "VALUES (%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, NULL, '') "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
-    "held AS (UPDATE ledger_accountbalance AS b "
-    "SET debits_pending = b.debits_pending + v.debits, "
-    "credits_pending = b.credits_pending + v.credits "
-    "FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[]) AS v(id, debits, credits) "
-    "WHERE b.account_id = v.id AND EXISTS (SELECT 1 FROM added)) "
+    f"held AS ({PENDING_ADD_SQL} AND EXISTS (SELECT 1 FROM added)) "
     "SELECT id FROM added"
 )
 
@@ -467,16 +465,13 @@ def _reservation_insert(reservation: Reservation, *, pending: Sequence) -> bool:
     key first. On PostgreSQL one statement (ON CONFLICT), where a savepoint around the
     insert took three round trips while the budget's rows were locked, and the totals'
     UPDATE a fourth."""
-    changes = {
-        pk: change for pk, change in _pending_changes(pending, sign=1).items() if any(change)
-    }
+    changes = _pending_changes(pending, sign=1)
     if connection.vendor != "postgresql":
         if not rawsql.insert(reservation, skip_conflicts=True):
             return False
         pending_add(changes)
         return True
     r = reservation
-    ids = sorted(changes)
     rows = pg_execute(
         _RESERVATION_INSERT,
         [
@@ -494,9 +489,7 @@ def _reservation_insert(reservation: Reservation, *, pending: Sequence) -> bool:
             r.status,
             r.expires_at,
             r.created_at,
-            ids,
-            [changes[pk][0] for pk in ids],
-            [changes[pk][1] for pk in ids],
+            *pending_add_params(changes),
         ],
     )
     if not rows:
