@@ -9,8 +9,10 @@ licence and of the agreement; the category tree; the obligation rule pack; and t
 word n-grams that are registered names. Every lookup in it is by a primary key, a foreign
 key or a unique index, so its cost does not grow with the tables.
 
-Other databases (SQLite, the embedded default) get the same facts from a dozen plain ORM
-queries. Both paths fill the same dataclasses; the rules in ``gate`` see no difference.
+SQLite (the embedded default) gets the same document from one statement of its JSON
+functions. Any other database reads the same facts with a dozen plain statements, which
+the tests also use to check both single statements. Every path fills the same dataclasses;
+the rules in ``gate`` see no difference.
 
 The category tree and the rule pack are kept per process under the taxonomy stamp they were
 read with (``gate_sql`` says how the stamp follows every change) and read again only when
@@ -230,8 +232,8 @@ def _load_postgresql(request: FactsRequest) -> GateFacts:
         taxonomy = _keep(
             _Taxonomy(
                 stamp=document["stamp"],
-                categories=[CategoryFact(**row) for row in read["categories"] or ()],
-                rules=[RuleFact(**row) for row in read["rules"] or ()],
+                categories=tuple(CategoryFact(**row) for row in read["categories"] or ()),
+                rules=tuple(RuleFact(**row) for row in read["rules"] or ()),
             )
         )
     return GateFacts(
@@ -243,16 +245,11 @@ def _load_postgresql(request: FactsRequest) -> GateFacts:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Taxonomy:
     stamp: str | None  # None: the database has no stamp, nothing is kept
     categories: tuple[CategoryFact, ...]
     rules: tuple[RuleFact, ...]
-
-    def __init__(self, *, stamp: str | None, categories, rules) -> None:
-        object.__setattr__(self, "stamp", stamp)
-        object.__setattr__(self, "categories", tuple(categories))
-        object.__setattr__(self, "rules", tuple(rules))
 
 
 # The taxonomy this process holds (replaced whole, so threads see one or the other).
@@ -357,9 +354,7 @@ def _load_sqlite(request: FactsRequest) -> GateFacts:
         "grams": request.grams,
     }
     placeholders = {name: rawsql.in_list(items)[0] for name, items in lists.items()}
-    # Each list's parameters in the order its placeholders appear in the statement.
-    order = _SQLITE_ORDER.findall(SQLITE_FACTS_SELECT)
-    params = [value for name in order for value in lists[name]]
+    params = [value for name in _SQLITE_LISTS for value in lists[name]]
     ((document,),) = rawsql.fetch(SQLITE_FACTS_SELECT.format(**placeholders), params)
     document = json.loads(document)
     return GateFacts(
@@ -374,13 +369,14 @@ def _load_sqlite(request: FactsRequest) -> GateFacts:
     )
 
 
-_SQLITE_ORDER = re.compile(r"\{(\w+)\}")
+# Which list's placeholders come where in the statement, so its parameters go in that order.
+_SQLITE_LISTS = tuple(re.findall(r"\{(\w+)\}", SQLITE_FACTS_SELECT))
 
 
-# Any other database (SQLite, the embedded default): the same facts from plain statements,
-# written by hand (rightsdesk.core.rawsql): each render asks the gate at submission and
-# again in the worker, and compiling these eleven queries through the ORM cost ~10 ms of
-# each ask. Rows become model instances through the fields' own converters.
+# Any other database, and the reference the tests hold both single statements to: the same
+# facts from plain statements, written by hand (rightsdesk.core.rawsql; through the ORM
+# these eleven queries cost ~10 ms of each ask). Rows become model instances through the
+# fields' own converters.
 
 
 def _uuids(model, values) -> list:
@@ -495,19 +491,19 @@ def _portable_taxonomy() -> _Taxonomy:
     return _keep(
         _Taxonomy(
             stamp=stamp,
-            categories=[
+            categories=tuple(
                 CategoryFact(*row)
                 for row in _values(
                     Category, ("id", "slug", "name", "parent", "global_policy", "keywords")
                 )
-            ],
-            rules=[
+            ),
+            rules=tuple(
                 RuleFact(*row)
                 for row in _values(
                     ObligationRule,
                     ("code", "applies_to_territories", "applies_to_purposes", "params", "active"),
                 )
-            ],
+            ),
         )
     )
 

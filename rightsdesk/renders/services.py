@@ -400,18 +400,19 @@ def render_request_submit(
             medium=medium or "",
         )
     )
+    missing = None
     try:
         taken, found = submission_licences(
             brand=brand, public_ids=ids, requester=requester, idempotency_key=idempotency_key
         )
     except NotFound as error:
-        taken, found = bool(idempotency_key), error  # a replay is answered all the same
+        taken, missing = bool(idempotency_key), error  # a replay is answered all the same
     if taken:
         existing = _replay(requester=requester, key=idempotency_key, submission=submission)
         if existing is not None:
             return existing
-    if isinstance(found, NotFound):
-        raise found
+    if missing is not None:
+        raise missing
     if len({licence.talent_id for licence in found}) > 1:
         raise MultiLikenessUnsupported(talents=len({licence.talent_id for licence in found}))
     if len(found) > 1:
