@@ -72,15 +72,22 @@ def withdrawn_facts_request(gw) -> FactsRequest:
     )
 
 
-def test_the_one_statement_reads_the_same_facts_as_the_portable_statements(gw):
+def facts_equal_to_portable(gw, load):
+    """The facts ``load`` reads for ``withdrawn_facts_request``, checked against the
+    portable statements' (each one-statement loader's test)."""
     request = withdrawn_facts_request(gw)
 
-    one_statement = gate_facts._load_postgresql(request)
+    one_statement = load(request)
     portable = gate_facts._load_portable(request)
 
     assert _normalised(one_statement) == _normalised(portable)
     assert len(one_statement.talents) == 3 and len(one_statement.licences) == 2
     assert {hit.gram for hit in one_statement.names} == {"zoe durand", "summer", "nova"}
+    return one_statement
+
+
+def test_the_one_statement_reads_the_same_facts_as_the_portable_statements(gw):
+    facts_equal_to_portable(gw, gate_facts._load_postgresql)
 
 
 def test_the_gate_allows_the_baseline_through_the_function(gw):
