@@ -293,12 +293,18 @@ def provenance_sign(
     credential: SigningCredential | None = None,
     image: Image.Image | None = None,
     licence: Licence | None = None,
+    store: bool = True,
 ) -> ProvenanceRecord:
     """Mark and sign one released image; idempotent per asset (a retry gets the record
     already made). ``obligations`` are the gate Decision's; the statutory floor is applied
     whatever they hold. The image comes as PNG bytes, or decoded (``image``: a renderer's
     output, never encoded before); ``licence``, with its brand and talent, when the
-    caller holds the disclosure's licence already."""
+    caller holds the disclosure's licence already.
+
+    ``store=False`` signs and keeps the signed file but leaves the record unsaved (no
+    ``pk``): the caller stores it with ``provenance_record_store`` in the transaction that
+    writes what the image belongs to, or deletes its file with
+    ``provenance_unstored_discard``. A record found already made comes back saved."""
     if (image is None) == (image_png is None):
         raise ValueError("give the image as image_png or as image, not both")
     asset_id = _asset_id(asset_reference)
@@ -366,6 +372,8 @@ def provenance_sign(
         phash
     )
     record.signed_file.save(f"{asset_id}.png", ContentFile(signed), save=False)
+    if not store:
+        return record
     try:
         saved = _provenance_record_save(record=record)
     except Exception:
@@ -383,9 +391,14 @@ def provenance_sign(
 
 @transaction.atomic
 def _provenance_record_save(*, record: ProvenanceRecord) -> bool:
-    """Insert the record and audit it; False, writing nothing, when the asset has one.
-    One hand-written INSERT (``rightsdesk.core.rawsql``): ``save()`` compiled it anew for
-    every signed draft (~0.7 ms of CPU)."""
+    return provenance_record_store(record)
+
+
+def provenance_record_store(record: ProvenanceRecord) -> bool:
+    """Insert a record signed with ``store=False`` and audit it, in the caller's
+    transaction; False, writing nothing, when the asset has one already. One hand-written
+    INSERT (``rightsdesk.core.rawsql``): ``save()`` compiled it anew for every signed draft
+    (~0.7 ms of CPU)."""
     if not rawsql.insert(record, skip_conflicts=True):
         return False
     audit_record(
@@ -401,6 +414,15 @@ def _provenance_record_save(*, record: ProvenanceRecord) -> bool:
         },
     )
     return True
+
+
+def provenance_unstored_discard(records: list[ProvenanceRecord]) -> None:
+    """Delete the signed files of records the caller signed with ``store=False`` and
+    did not store: the transaction that was to store them failed or never ran, so no row
+    names the files. (``provenance_discard`` removes records that were stored.)"""
+    for record in records:
+        if record.signed_file.name:
+            record.signed_file.delete(save=False)
 
 
 @transaction.atomic

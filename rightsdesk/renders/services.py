@@ -59,7 +59,12 @@ from rightsdesk.core.vocab import MEDIA, UnknownTerritory, expand_territory
 from rightsdesk.ledger.errors import BudgetInsufficient
 from rightsdesk.licensing.models import Licence
 from rightsdesk.licensing.services import licence_return_drafts, licence_take_drafts
-from rightsdesk.provenance.services import provenance_discard, provenance_sign
+from rightsdesk.provenance.services import (
+    provenance_discard,
+    provenance_record_store,
+    provenance_sign,
+    provenance_unstored_discard,
+)
 from rightsdesk.provenance.types import Disclosure
 from rightsdesk.renders.errors import MultiLikenessUnsupported
 from rightsdesk.renders.fees import (
@@ -949,6 +954,9 @@ class RenderedDraft:
     # Once signed (render_drafts_sign): the signed file the asset shows, and its hash.
     signed_name: str = ""
     signed_sha256: str = ""
+    # The provenance record signed for it here, stored with the asset rows; None when the
+    # asset's record was made before (a redelivered render gets it back as it stands).
+    record: Any = field(default=None, repr=False)
 
 
 def _draft_disclosure(render_request: RenderRequest, link: RenderRequestLicence) -> Disclosure:
@@ -980,9 +988,11 @@ def render_drafts_sign(
     watermark carrying the asset's opaque id, IPTC/XMP, and a C2PA manifest. Only the
     signed file is kept; the raw pixels never reach the disk.
 
-    Signing comes before the asset rows are written (``render_request_store_drafts``), so
-    that no draft exists without its marks; a render that then loses its request to
-    another worker discards what it signed (``provenance_discard``)."""
+    Signing comes before the asset rows are written, and each provenance record is stored
+    with its asset row, in the transaction that makes the request ``rendered``
+    (``render_request_store_drafts``): no draft exists without its marks and its record,
+    and a render that fails or loses its request to another worker leaves no record, only
+    signed files, which it deletes."""
     if links is None:
         links = render_request_links(render_request)
     if len(links) != 1:
@@ -1002,12 +1012,14 @@ def render_drafts_sign(
                 disclosure=disclosure,
                 obligations=obligations,
                 licence=links[0].licence,
+                store=False,  # stored with the asset rows (render_request_store_drafts)
             )
             signed.append(
                 dataclasses.replace(
                     draft,
                     signed_name=record.signed_file.name,
                     signed_sha256=record.signed_sha256,
+                    record=record if record.pk is None else None,
                     width=record.width,
                     height=record.height,
                     # Marks and signature, apart from the renderer's own timings.
@@ -1036,6 +1048,7 @@ def render_request_store_drafts(
         raise ValueError(f"drafts {unsigned} were never signed: nothing unsigned is stored")
     # Each signed file belongs to its provenance record, which the asset row names.
     written = [(draft, draft.signed_sha256, draft.signed_name) for draft in drafts]
+    records = [draft.record for draft in drafts if draft.record is not None]
     try:
         assets = [
             Asset(
@@ -1053,11 +1066,14 @@ def render_request_store_drafts(
             )
             for draft, sha256, name in written
         ]
-        with transaction.atomic():
+        with transaction.atomic(), audit_deferred():
+            for signed in records:
+                if not provenance_record_store(signed):  # the asset's record exists
+                    raise IntegrityError(f"{signed.asset_reference} was signed before")
             for asset in assets:
                 rawsql.insert(asset)
             # Only while the render is still this worker's: the conditional rendering ->
-            # rendered and the asset rows commit together, or neither does.
+            # rendered, the records and the asset rows commit together, or none does.
             render_request.status = RequestStatus.RENDERING
             render_request_transition(
                 render_request=render_request,
@@ -1076,10 +1092,15 @@ def render_request_store_drafts(
 
 
 def _discard_drafts(drafts: Sequence[RenderedDraft], *, reason: str) -> None:
+    # What this attempt signed was never stored (its transaction failed or never ran):
+    # only the files are there to delete.
+    provenance_unstored_discard([draft.record for draft in drafts if draft.record is not None])
     # Draft ids are the request's own (renders.fees): a redelivered render signs the same
-    # asset ids as the attempt it replaced, and gets that attempt's records back. Only
-    # records of assets that do not exist are this attempt's to discard.
-    signed = {draft.asset_public_id for draft in drafts if draft.signed_name}
+    # asset ids as the attempt it replaced, and gets that attempt's stored records back.
+    # Only records of assets that do not exist are this attempt's to discard.
+    signed = {
+        draft.asset_public_id for draft in drafts if draft.signed_name and draft.record is None
+    }
     signed -= set(Asset.objects.filter(public_id__in=signed).values_list("public_id", flat=True))
     if signed:
         provenance_discard(asset_references=[f"asset:{i}" for i in sorted(signed)], reason=reason)

@@ -137,10 +137,13 @@ def test_a_signing_failure_fails_the_render_and_keeps_nothing_signed(world, monk
     assert not render_request.assets.exists()
     assert not ProvenanceRecord.objects.exists() and _files(render_request) == []
     assert _drafts_used(world) == 0
+    # Records are stored only with their asset rows: the draft signed before the failure
+    # left no record to discard, and its file is gone.
     actions = list(
         AuditEvent.objects.filter(sequence__gt=audit_before).values_list("action", flat=True)
     )
-    assert "provenance.discarded" in actions
+    assert "render_request.failed" in actions
+    assert "provenance.signed" not in actions and "provenance.discarded" not in actions
 
 
 def test_a_then_b_then_a_through_the_task_path_gives_a_its_first_pixels(world):
@@ -326,6 +329,42 @@ def test_a_request_that_moved_after_the_task_read_it_is_not_claimed(world, meanw
 
 def _never_gone(render_request) -> bool:
     return False
+
+
+def test_a_render_that_loses_its_request_after_signing_stores_no_record_and_no_file(
+    world, monkeypatch
+):
+    # Given a render whose request another worker takes over while its drafts are signed.
+    from rightsdesk.renders import services
+
+    render_request = _queued(world, num_drafts=2)
+    real_sign = services.render_drafts_sign
+
+    def sign_then_lose(**kwargs):
+        signed = real_sign(**kwargs)
+        RenderRequest.objects.filter(pk=render_request.pk).update(worker_id="elsewhere:1")
+        return signed
+
+    monkeypatch.setattr(worker_render, "render_drafts_sign", sign_then_lose)
+    audit_before = AuditEvent.objects.count()
+
+    # When it comes to store them.
+    outcome = render_request_run(render_request_id=render_request.pk)
+
+    # Then it writes nothing: no asset, no provenance record, no signed file, no audit of
+    # a signature; the request stays the other worker's.
+    assert outcome == "not_ours"
+    assert not render_request.assets.exists()
+    assert not ProvenanceRecord.objects.exists() and _files(render_request) == []
+    assert RenderRequest.objects.values_list("status", "worker_id").get(
+        pk=render_request.pk
+    ) == ("rendering", "elsewhere:1")
+    actions = set(
+        AuditEvent.objects.filter(sequence__gt=audit_before).values_list("action", flat=True)
+    )
+    assert "render_request.rendering" in actions
+    assert not {action for action in actions if action.startswith("provenance.")}
+    assert "render_request.rendered" not in actions
 
 
 def test_redelivery_takes_over_a_render_whose_pool_process_died(world):
