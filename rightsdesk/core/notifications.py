@@ -17,11 +17,12 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from rightsdesk.accounts.models import User
+from rightsdesk.core import rawsql
 from rightsdesk.core.errors import NotFound
 from rightsdesk.core.models import Notification
 
@@ -70,18 +71,12 @@ def notify(
         target_reference=target_reference,
         dedupe_key=dedupe_key,
     )
-    if dedupe_key:
-        if Notification.objects.filter(user=user, dedupe_key=dedupe_key).exists():
-            return None
-        try:
-            # A savepoint: losing the race to another worker must not abort the caller.
-            with transaction.atomic():
-                notification.save(force_insert=True)
-        except IntegrityError:
-            return None
-    else:
-        notification.save(force_insert=True)
-    transaction.on_commit(lambda: notification_send_email(notification_id=notification.pk))
+    # One statement: a notice already there under this key (sent before, or by another
+    # worker racing this one) is skipped by the database, with no savepoint and no probe,
+    # and nothing is sent.
+    if not rawsql.insert(notification, skip_conflicts=bool(dedupe_key)):
+        return None
+    transaction.on_commit(lambda: _send(notification))
     return notification
 
 
@@ -94,6 +89,11 @@ def notification_send_email(*, notification_id: int) -> bool:
     notification = Notification.objects.select_related("user").filter(pk=notification_id).first()
     if notification is None or notification.emailed_at is not None:
         return False
+    return _send(notification)
+
+
+def _send(notification: Notification) -> bool:
+    # The notice as just written or just read, its user loaded with it.
     user = notification.user
     if not (user.is_active and user.email):
         return False
