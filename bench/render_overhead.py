@@ -9,9 +9,11 @@ of ``--renders`` renders at 256x256 and 8 steps on the tiny pipeline:
 - the whole path: the submission service (gate, stored decision, drafts taken, task sent
   after commit), the file broker, the worker (claim, in-task gate, adapter, render with
   progress, PNG, asset row, ``rendered``), and the hand-off: this process reads the asset
-  row and its PNG. The path ends at the request's ``finished_at``, stamped by the worker
-  in the transaction that creates the asset rows (its commit, ~1 ms, is left out), plus
-  the hand-off. This process looks for ``rendered`` only every 100 ms: polling the
+  row and its PNG. The worker's part ends at the ``rendered`` audit event, which the last
+  statement of the transaction that creates the asset rows appends, after the notices
+  and everything else it writes (only its COMMIT is left out; ``finished_at``, stamped
+  by the transition at the start of that work, would leave out 3-4 ms), plus the
+  hand-off. This process looks for ``rendered`` only every 100 ms: polling the
   database every few ms takes CPU from the render on a small machine (measured: ~25 ms
   per render on two cores), and how often a client polls is not the path's cost;
 - the same render through a raw ``pipe()`` loop in this process (same prompt, seed,
@@ -167,11 +169,13 @@ class Path_:
         self.world, self.args, self.worker, self.tmp = world, args, worker, tmp
         self.parts: list[dict[str, float]] = []
         self.phases: list[dict[str, float]] = []  # generation.render's own timings
+        self.after_stamp: list[float] = []  # finished_at to the `rendered` audit event
 
     def render(self, seed: int) -> tuple[float, bytes]:
         from django.core.files.storage import default_storage
         from django.utils import timezone
 
+        from rightsdesk.audit.models import AuditEvent
         from rightsdesk.renders.models import Asset, RenderRequest
 
         started, wall = time.perf_counter(), timezone.now()
@@ -197,12 +201,23 @@ class Path_:
             png = handle.read()
         hand_off = time.perf_counter() - seen
         row = rows.values("started_at", "finished_at").get()
+        # The end of the worker's part: the `rendered` audit event, appended by the last
+        # statement before the commit (after the notices and everything else the
+        # transaction writes), not finished_at, which the transition stamps first.
+        ended = (
+            AuditEvent.objects.filter(
+                action="render_request.rendered", target_id=str(render_request.public_id)
+            )
+            .values_list("created_at", flat=True)
+            .get()
+        )
         timings = asset.render_metadata["timings"]
         render_s = sum(timings.values())
         provenance_s = asset.render_metadata.get("provenance_s", 0.0)
         self.phases.append(timings)
-        until_finished = (row["finished_at"] - wall).total_seconds()
-        in_task = (row["finished_at"] - row["started_at"]).total_seconds()
+        until_finished = (ended - wall).total_seconds()
+        in_task = (ended - row["started_at"]).total_seconds()
+        self.after_stamp.append((ended - row["finished_at"]).total_seconds())
         self.parts.append(
             {
                 "submit": submitted - started,
@@ -283,6 +298,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
             raw.render(1000 + seed)
         path.parts.clear()
         path.phases.clear()
+        path.after_stamp.clear()
         measure(args, path, raw)
     finally:
         stop_worker(worker)
@@ -331,6 +347,10 @@ def measure(args, path: Path_, raw: Raw) -> None:
     # The two renders run in different processes and differ by some ms either way; the sum
     # of the path's own parts (adapter activation included) does not depend on that.
     print(f"the path's own parts, summed per render: median {outside * 1000:.1f} ms")
+    print(
+        "  of which after finished_at (notices, audit, in in_worker): median "
+        f"{statistics.median(path.after_stamp) * 1000:.1f} ms"
+    )
     print(
         f"without provenance (marks and signing): overhead {overhead - provenance_ms:.1f} ms, "
         f"ratio {(path_ms - provenance_ms) / raw_ms:.3f}"

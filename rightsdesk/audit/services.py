@@ -142,6 +142,12 @@ _HEAD_LOCK = _HEAD_READ + " FOR UPDATE"
 _HEAD_UPDATE = "UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
 _SQL_TYPES = {"sequence": "bigint", "created_at": "timestamptz", "actor": "bigint"}
 _EVENT_COLUMNS = [AuditEvent._meta.get_field(name) for name in EVENT_FIELDS]
+_EVENTS_INSERT = (
+    "INSERT INTO audit_auditevent ("  # noqa: S608 - from the model
+    + ", ".join(field.column for field in _EVENT_COLUMNS)
+    + ") VALUES "
+)
+_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
 _EVENTS_APPEND = (
     "WITH appended AS (INSERT INTO audit_auditevent ("  # noqa: S608 - from the model
     + ", ".join(field.column for field in _EVENT_COLUMNS)
@@ -163,8 +169,14 @@ def _append_many(events: list[AuditEvent]) -> None:
         event.sequence, event.created_at, event.prev_hash = sequence, now, prev_hash
         event.hash = prev_hash = event.compute_hash()
     if connection.vendor != "postgresql":
-        for event in events:
-            rawsql.insert(event)
+        # One multi-row INSERT, then the head (SQLite has no INSERT inside a WITH).
+        rows = ", ".join([_EVENT_ROW] * len(events))
+        values = [
+            field.get_db_prep_save(getattr(event, field.attname), connection)
+            for event in events
+            for field in _EVENT_COLUMNS
+        ]
+        rawsql.execute(_EVENTS_INSERT + rows, values)
         rawsql.execute(_HEAD_UPDATE, [sequence, prev_hash])
         return
     columns = [[getattr(event, field.attname) for event in events] for field in _EVENT_COLUMNS]

@@ -356,9 +356,10 @@ def test_a_render_that_loses_its_request_after_signing_stores_no_record_and_no_f
     assert outcome == "not_ours"
     assert not render_request.assets.exists()
     assert not ProvenanceRecord.objects.exists() and _files(render_request) == []
-    assert RenderRequest.objects.values_list("status", "worker_id").get(
-        pk=render_request.pk
-    ) == ("rendering", "elsewhere:1")
+    assert RenderRequest.objects.values_list("status", "worker_id").get(pk=render_request.pk) == (
+        "rendering",
+        "elsewhere:1",
+    )
     actions = set(
         AuditEvent.objects.filter(sequence__gt=audit_before).values_list("action", flat=True)
     )
