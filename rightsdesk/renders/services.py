@@ -768,7 +768,11 @@ def render_request_enqueue(*, render_request: RenderRequest, actor: User | None)
 def _send_render_task(render_request_id: int) -> None:
     from rightsdesk.renders.tasks import render_request_task  # tasks imports this module
 
-    render_request_task.delay(render_request_id)
+    # The arguments' text for the worker's log given as Celery would write it: its
+    # saferepr of them took a fifth of the send (~0.2 ms of ~1 ms of CPU).
+    render_request_task.apply_async(
+        (render_request_id,), argsrepr=f"({render_request_id},)", kwargsrepr="{}"
+    )
 
 
 # --- ending a request ---------------------------------------------------------------------
