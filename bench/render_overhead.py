@@ -12,7 +12,7 @@ of ``--renders`` renders at 256x256 and 8 steps on the tiny pipeline:
   row and its PNG. The worker's part ends at the ``rendered`` audit event, which the last
   statement of the transaction that creates the asset rows appends, after the notices
   and everything else it writes (only its COMMIT is left out; ``finished_at``, stamped
-  by the transition at the start of that work, would leave out 3-4 ms), plus the
+  by the transition at the start of that work, would leave out 2-2.5 ms), plus the
   hand-off. This process looks for ``rendered`` only every 100 ms: polling the
   database every few ms takes CPU from the render on a small machine (measured: ~25 ms
   per render on two cores), and how often a client polls is not the path's cost;

@@ -145,13 +145,11 @@ _EVENT_COLUMNS = [AuditEvent._meta.get_field(name) for name in EVENT_FIELDS]
 _EVENTS_INSERT = (
     "INSERT INTO audit_auditevent ("  # noqa: S608 - from the model
     + ", ".join(field.column for field in _EVENT_COLUMNS)
-    + ") VALUES "
+    + ")"
 )
 _EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
 _EVENTS_APPEND = (
-    "WITH appended AS (INSERT INTO audit_auditevent ("  # noqa: S608 - from the model
-    + ", ".join(field.column for field in _EVENT_COLUMNS)
-    + ") SELECT * FROM unnest("
+    f"WITH appended AS ({_EVENTS_INSERT} SELECT * FROM unnest("  # noqa: S608 - from the model
     + ", ".join(f"%s::{_SQL_TYPES.get(field.name, 'text')}[]" for field in _EVENT_COLUMNS)
     + ")) UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
 )
@@ -176,7 +174,7 @@ def _append_many(events: list[AuditEvent]) -> None:
             for event in events
             for field in _EVENT_COLUMNS
         ]
-        rawsql.execute(_EVENTS_INSERT + rows, values)
+        rawsql.execute(f"{_EVENTS_INSERT} VALUES {rows}", values)
         rawsql.execute(_HEAD_UPDATE, [sequence, prev_hash])
         return
     columns = [[getattr(event, field.attname) for event in events] for field in _EVENT_COLUMNS]

@@ -375,7 +375,8 @@ def provenance_sign(
     if not store:
         return record
     try:
-        saved = _provenance_record_save(record=record)
+        with transaction.atomic():
+            saved = provenance_record_store(record)
     except Exception:
         record.signed_file.delete(save=False)
         raise
@@ -387,11 +388,6 @@ def provenance_sign(
     if existing is None:
         raise IntegrityError(f"a provenance record conflicts with {record.manifest_label}")
     return existing
-
-
-@transaction.atomic
-def _provenance_record_save(*, record: ProvenanceRecord) -> bool:
-    return provenance_record_store(record)
 
 
 def provenance_record_store(record: ProvenanceRecord) -> bool:

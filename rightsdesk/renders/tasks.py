@@ -92,16 +92,15 @@ def _warm_render_pipeline(**kwargs) -> None:
     # child: the main process never touches torch (PITFALLS.md, "Celery").
     # Then what the pool process keeps is taken out of the collector's way (a render
     # worker's full collections walked ~490,000 objects, 200-460 ms each).
-    if "gpu" not in current_app.amqp.queues.consume_from:
-        freeze_what_startup_made()
-        return
-    try:
-        from rightsdesk.core.worker import worker_pipeline
+    if "gpu" in current_app.amqp.queues.consume_from:
+        try:
+            from rightsdesk.core.worker import worker_pipeline
 
-        worker_pipeline()
-    except Exception:
-        # The render task reports a broken base model on the request; the worker lives on.
-        logger.exception("could not warm the render pipeline")
+            worker_pipeline()
+        except Exception:
+            # The render task reports a broken base model on the request; the worker lives
+            # on.
+            logger.exception("could not warm the render pipeline")
     freeze_what_startup_made()
 
 
