@@ -47,6 +47,24 @@ def canonical_json(value: Any) -> str:
     )
 
 
+def event_middle(
+    *,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    payload_json: str,
+) -> str:
+    """The part of an event's hashed array that does not depend on its place in the chain:
+    the canonical JSON of its fields from ``actor_id`` to ``payload_json``, without the
+    brackets. PostgreSQL's ``audit_append()`` (audit migration 0003) writes the sequence,
+    the time and the previous hash around it exactly as ``event_hash`` does."""
+    return canonical_json([actor_id, actor_label, action, target_type, target_id, payload_json])[
+        1:-1
+    ]
+
+
 def event_hash(
     *,
     sequence: int,
@@ -59,16 +77,16 @@ def event_hash(
     payload_json: str,
     prev_hash: str,
 ) -> str:
-    """SHA-256 hex digest of one event's fields and the previous event's hash."""
-    fields = [
-        sequence,
-        created_at.astimezone(datetime.UTC).isoformat(),
-        actor_id,
-        actor_label,
-        action,
-        target_type,
-        target_id,
-        payload_json,
-        prev_hash,
-    ]
-    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+    """SHA-256 hex digest of the canonical JSON array ``[sequence, created_at, actor_id,
+    actor_label, action, target_type, target_id, payload_json, prev_hash]``."""
+    middle = event_middle(
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        payload_json=payload_json,
+    )
+    stamped = canonical_json(created_at.astimezone(datetime.UTC).isoformat())
+    text = f"[{canonical_json(sequence)},{stamped},{middle},{canonical_json(prev_hash)}]"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

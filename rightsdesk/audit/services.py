@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json
+from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json, event_middle
 from rightsdesk.audit.models import EVENT_FIELDS, AuditChainHead, AuditEvent
 from rightsdesk.core import rawsql
 
@@ -116,6 +116,9 @@ def audit_deferred_discard(mark: int) -> None:
 # SAVEPOINT/RELEASE would add two round trips to every state change.
 @transaction.atomic(savepoint=False)
 def _append(event: AuditEvent) -> AuditEvent:
+    if connection.vendor == "postgresql":
+        _append_postgresql([event])
+        return event
     sequence, prev_hash = _head_locked()
     event.sequence = sequence + 1
     event.created_at = timezone.now()  # after the lock, so time never runs backwards
@@ -127,10 +130,9 @@ def _append(event: AuditEvent) -> AuditEvent:
 
 
 def _head_locked() -> tuple[int, str]:
-    """The chain's last sequence and hash, its head locked until commit (on SQLite the
-    transaction already holds the database's write lock). Hand-written statements: every
-    audited change runs them (rightsdesk.core.rawsql)."""
-    rows = rawsql.fetch(_HEAD_LOCK if connection.vendor == "postgresql" else _HEAD_READ)
+    """On SQLite, the chain's last sequence and hash: the transaction already holds the
+    database's write lock (PostgreSQL's ``audit_append()`` locks the head itself)."""
+    rows = rawsql.fetch(_HEAD_READ)
     if rows:
         return rows[0]
     head = _locked_head()  # not made yet
@@ -138,9 +140,7 @@ def _head_locked() -> tuple[int, str]:
 
 
 _HEAD_READ = "SELECT last_sequence, last_hash FROM audit_auditchainhead WHERE id = 1"
-_HEAD_LOCK = _HEAD_READ + " FOR UPDATE"
 _HEAD_UPDATE = "UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
-_SQL_TYPES = {"sequence": "bigint", "created_at": "timestamptz", "actor": "bigint"}
 _EVENT_COLUMNS = [AuditEvent._meta.get_field(name) for name in EVENT_FIELDS]
 _EVENTS_INSERT = (
     "INSERT INTO audit_auditevent ("  # noqa: S608 - from the model
@@ -148,35 +148,67 @@ _EVENTS_INSERT = (
     + ")"
 )
 _EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
-_EVENTS_APPEND = (
-    f"WITH appended AS ({_EVENTS_INSERT} SELECT * FROM unnest("  # noqa: S608 - from the model
-    + ", ".join(f"%s::{_SQL_TYPES.get(field.name, 'text')}[]" for field in _EVENT_COLUMNS)
-    + ")) UPDATE audit_auditchainhead SET last_sequence = %s, last_hash = %s WHERE id = 1"
+# audit migration 0003: locks the head, numbers, stamps and hashes the events, inserts
+# them and moves the head; returns (id, sequence, created_at, prev_hash, hash) in order.
+_APPEND_CALL = (
+    "SELECT * FROM audit_append(%s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[])"
 )
 
 
 @transaction.atomic(savepoint=False)
 def _append_many(events: list[AuditEvent]) -> None:
     """Append ``events`` in order under one lock of the head: one insert for all. On
-    PostgreSQL two statements (the lock, then the insert and the head's update as one),
-    as the head stays locked until commit and every other writer of the chain waits."""
+    PostgreSQL one statement, ``audit_append()``; on SQLite, whose transaction already
+    holds the database's write lock, the head's read, one multi-row INSERT and the head's
+    update."""
+    if connection.vendor == "postgresql":
+        _append_postgresql(events)
+        return
     sequence, prev_hash = _head_locked()
     now = timezone.now()
     for event in events:
         sequence += 1
         event.sequence, event.created_at, event.prev_hash = sequence, now, prev_hash
         event.hash = prev_hash = event.compute_hash()
-    if connection.vendor != "postgresql":
-        # One multi-row INSERT, then the head (SQLite has no INSERT inside a WITH).
-        rows = ", ".join([_EVENT_ROW] * len(events))
-        values = [
-            field.get_db_prep_save(getattr(event, field.attname), connection)
-            for event in events
-            for field in _EVENT_COLUMNS
-        ]
-        rawsql.execute(f"{_EVENTS_INSERT} VALUES {rows}", values)
-        rawsql.execute(_HEAD_UPDATE, [sequence, prev_hash])
-        return
-    columns = [[getattr(event, field.attname) for event in events] for field in _EVENT_COLUMNS]
+    rows = ", ".join([_EVENT_ROW] * len(events))
+    values = [
+        field.get_db_prep_save(getattr(event, field.attname), connection)
+        for event in events
+        for field in _EVENT_COLUMNS
+    ]
+    rawsql.execute(f"{_EVENTS_INSERT} VALUES {rows}", values)
+    rawsql.execute(_HEAD_UPDATE, [sequence, prev_hash])
+
+
+def _append_postgresql(events: list[AuditEvent]) -> None:
+    """The server numbers, stamps and chains ``events`` while it holds the head: only the
+    parts of their hashed text that do not depend on their place travel
+    (``event_middle``). The events get their id, sequence, time and hashes back."""
+    middles = [
+        event_middle(
+            actor_id=event.actor_id,
+            actor_label=event.actor_label,
+            action=event.action,
+            target_type=event.target_type,
+            target_id=event.target_id,
+            payload_json=event.payload_json,
+        )
+        for event in events
+    ]
+    params = [
+        [event.actor_id for event in events],
+        [event.actor_label for event in events],
+        [event.action for event in events],
+        [event.target_type for event in events],
+        [event.target_id for event in events],
+        [event.payload_json for event in events],
+        middles,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(_EVENTS_APPEND, [*columns, sequence, prev_hash])
+        cursor.execute(_APPEND_CALL, params)
+        rows = cursor.fetchall()
+    for event, (pk, sequence, created_at, prev_hash, digest) in zip(events, rows, strict=True):
+        event.pk, event.sequence, event.created_at = pk, sequence, created_at
+        event.prev_hash, event.hash = prev_hash, digest
+        event._state.adding, event._state.db = False, connection.alias

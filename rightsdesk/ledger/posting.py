@@ -257,8 +257,9 @@ def accounts_lock(account_ids: Sequence[int]) -> None:
     accounts_lock_available(account_ids)
 
 
-_LOCK_AVAILABLE = (
-    "SELECT account_id, credits_posted - debits_posted - debits_pending "
+# Also the head of the ledger's reservation insert (services._RESERVATION_INSERT_IF_AVAILABLE).
+LOCK_AVAILABLE_SQL = (
+    "SELECT account_id, credits_posted - debits_posted - debits_pending AS available "
     "FROM ledger_accountbalance WHERE account_id = ANY(%b) "
     "ORDER BY guarded DESC, account_id FOR NO KEY UPDATE"
 )
@@ -273,7 +274,7 @@ def accounts_lock_available(account_ids: Sequence[int]) -> dict[int, int]:
     if connection.vendor != "postgresql":  # the transaction holds SQLite's write lock
         placeholders, params = rawsql.in_list(ids)
         return dict(rawsql.fetch(_AVAILABLE.format(placeholders), params))
-    return dict(pg_execute(_LOCK_AVAILABLE, [ids]))
+    return dict(pg_execute(LOCK_AVAILABLE_SQL, [ids]))
 
 
 _AVAILABLE = (

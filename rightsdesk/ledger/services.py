@@ -55,6 +55,7 @@ from rightsdesk.ledger.models import (
     Reservation,
 )
 from rightsdesk.ledger.posting import (
+    LOCK_AVAILABLE_SQL,
     PENDING_ADD_SQL,
     account_refs,
     accounts_lock,
@@ -446,17 +447,62 @@ _PLAN_PROBE = (
     "LEFT JOIN ledger_account a ON a.key IN ({})"
 )
 
+_RESERVATION_COLUMNS = (
+    "public_id, idempotency_key, payload_json, payload_sha256, kind, reference, currency, "
+    "budget_id, amount_minor, fee_minor, lines_json, status, expires_at, created_at, "
+    "resolved_at, resolution_note"
+)
+_RESERVATION_VALUES = "%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, NULL, ''"
+
 # The reservation and the pending totals it adds, in one statement: the UPDATE sees the
 # insert's RETURNING, so a key taken meanwhile (ON CONFLICT, no row) changes nothing.
 _RESERVATION_INSERT = (
-    "WITH added AS (INSERT INTO ledger_reservation (public_id, idempotency_key, "  # noqa: S608 - constants
-    "payload_json, payload_sha256, kind, reference, currency, budget_id, amount_minor, "
-    "fee_minor, lines_json, status, expires_at, created_at, resolved_at, resolution_note) "
-    "VALUES (%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b, NULL, '') "
+    f"WITH added AS (INSERT INTO ledger_reservation ({_RESERVATION_COLUMNS}) "  # noqa: S608 - constants
+    f"VALUES ({_RESERVATION_VALUES}) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
     f"held AS ({PENDING_ADD_SQL} AND EXISTS (SELECT 1 FROM added)) "
     "SELECT id FROM added"
 )
+
+# The same, after locking the accounts (all of them, in the ledger's order: LOCK_AVAILABLE
+# _SQL) and only if the budget holds the amount under the lock: one statement where the
+# lock, then the insert, held the budget for two round trips and the Python between them.
+# Returns the budget's available amount as locked and the reservation's id (NULL when
+# refused, or when the key was taken meanwhile).
+_RESERVATION_INSERT_IF_AVAILABLE = (
+    f"WITH locked AS MATERIALIZED ({LOCK_AVAILABLE_SQL}), "  # noqa: S608 - constants
+    "budget AS (SELECT available FROM locked WHERE account_id = %b), "
+    f"added AS (INSERT INTO ledger_reservation ({_RESERVATION_COLUMNS}) "
+    f"SELECT {_RESERVATION_VALUES} WHERE (SELECT available FROM budget) >= %b "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+    f"held AS ({PENDING_ADD_SQL} AND EXISTS (SELECT 1 FROM added)) "
+    "SELECT (SELECT available FROM budget), (SELECT id FROM added)"
+)
+
+
+def _reservation_params(reservation: Reservation) -> list[Any]:
+    r = reservation
+    return [
+        r.public_id,
+        r.idempotency_key,
+        r.payload_json,
+        r.payload_sha256,
+        r.kind,
+        r.reference,
+        r.currency,
+        r.budget_id,
+        r.amount_minor,
+        r.fee_minor,
+        r.lines_json,
+        r.status,
+        r.expires_at,
+        r.created_at,
+    ]
+
+
+def _reservation_stored(reservation: Reservation, pk: int) -> None:
+    reservation.pk = pk
+    reservation._state.adding, reservation._state.db = False, connection.alias
 
 
 def _reservation_insert(reservation: Reservation, *, pending: Sequence) -> bool:
@@ -471,32 +517,38 @@ def _reservation_insert(reservation: Reservation, *, pending: Sequence) -> bool:
             return False
         pending_add(changes)
         return True
-    r = reservation
     rows = pg_execute(
-        _RESERVATION_INSERT,
-        [
-            r.public_id,
-            r.idempotency_key,
-            r.payload_json,
-            r.payload_sha256,
-            r.kind,
-            r.reference,
-            r.currency,
-            r.budget_id,
-            r.amount_minor,
-            r.fee_minor,
-            r.lines_json,
-            r.status,
-            r.expires_at,
-            r.created_at,
-            *pending_add_params(changes),
-        ],
+        _RESERVATION_INSERT, [*_reservation_params(reservation), *pending_add_params(changes)]
     )
     if not rows:
         return False
-    r.pk = rows[0][0]
-    r._state.adding, r._state.db = False, connection.alias
+    _reservation_stored(reservation, rows[0][0])
     return True
+
+
+def _reservation_insert_if_available(
+    reservation: Reservation, *, pending: Sequence, needed_minor: int
+) -> tuple[int, bool]:
+    """PostgreSQL: lock the pending lines' accounts, and insert ``reservation`` with its
+    pending totals only if the budget holds ``needed_minor``, in one statement. Returns the
+    budget's available amount under the lock and whether the reservation was written
+    (False: refused, or its key was committed meanwhile by a concurrent caller)."""
+    changes = _pending_changes(pending, sign=1)
+    ids = sorted({row[0] for row in pending})
+    params = [
+        ids,
+        reservation.budget_id,
+        *_reservation_params(reservation),
+        needed_minor,
+        *pending_add_params(changes),
+    ]
+    ((available, pk),) = pg_execute(_RESERVATION_INSERT_IF_AVAILABLE, params)
+    if available is None:
+        raise RuntimeError(f"ledger account {reservation.budget_id} has no balance row")
+    if pk is None:
+        return available, False
+    _reservation_stored(reservation, pk)
+    return available, True
 
 
 def ledger_reserve_planned(plan: ReservationPlan, *, actor: Any | None = None) -> Reservation:
@@ -508,20 +560,6 @@ def ledger_reserve_planned(plan: ReservationPlan, *, actor: Any | None = None) -
     if plan.existing is not None:
         return plan.existing
     split, budget_id = plan.split, plan.budget_id
-    # Lapsed as of the plan's instant: what is available depends on deadlines only.
-    lapsed = _lapsed(now=plan.planned_at, budget_id=budget_id) if plan.lapsed_seen else []
-    ids = {row[0] for row in plan.pending}
-    ids |= {row[0] for r in lapsed for row in _pending_lines(r)}
-    available = accounts_lock_available(ids)  # all at once, in the ledger's lock order
-    if lapsed:
-        _expire_locked(lapsed)
-        available = accounts_lock_available([budget_id])  # held already: a plain read
-    if available[budget_id] < split.brand_total_minor:
-        raise BudgetInsufficient(
-            account=plan.budget_key,
-            available_minor=available[budget_id],
-            needed_minor=split.brand_total_minor,
-        )
     reservation = Reservation(
         idempotency_key=plan.idempotency_key,
         payload_json=plan.payload_json,
@@ -536,7 +574,31 @@ def ledger_reserve_planned(plan: ReservationPlan, *, actor: Any | None = None) -
         expires_at=plan.expires_at,
         created_at=timezone.now(),
     )
-    if not _reservation_insert(reservation, pending=plan.pending):  # the key, taken meanwhile
+    if connection.vendor == "postgresql" and not plan.lapsed_seen:
+        # The usual way: lock, check and insert in one statement.
+        available, written = _reservation_insert_if_available(
+            reservation, pending=plan.pending, needed_minor=split.brand_total_minor
+        )
+    else:
+        # Lapsed as of the plan's instant: what is available depends on deadlines only.
+        lapsed = _lapsed(now=plan.planned_at, budget_id=budget_id) if plan.lapsed_seen else []
+        ids = {row[0] for row in plan.pending}
+        ids |= {row[0] for r in lapsed for row in _pending_lines(r)}
+        locked = accounts_lock_available(ids)  # all at once, in the ledger's lock order
+        if lapsed:
+            _expire_locked(lapsed)
+            locked = accounts_lock_available([budget_id])  # held already: a plain read
+        available = locked[budget_id]
+        written = available >= split.brand_total_minor and _reservation_insert(
+            reservation, pending=plan.pending
+        )
+    if available < split.brand_total_minor:
+        raise BudgetInsufficient(
+            account=plan.budget_key,
+            available_minor=available,
+            needed_minor=split.brand_total_minor,
+        )
+    if not written:  # the key, taken meanwhile
         existing = Reservation.objects.get(idempotency_key=plan.idempotency_key)
         return _same_reservation(existing, plan.request)
     audit_record(

@@ -153,7 +153,6 @@ def _update(model: type[models.Model], changes: dict[str, Any], where: dict[str,
     return rawsql.update(model, changes, where)
 
 
-@transaction.atomic
 def render_request_transition(
     *,
     render_request: RenderRequest,
@@ -163,13 +162,28 @@ def render_request_transition(
     fields: dict[str, Any] | None = None,
     payload: dict[str, Any] | None = None,
     where: dict[str, Any] | None = None,
+    savepoint: bool = True,
 ) -> RenderRequest:
     """Move a request to ``to``; ``reason`` is a short code (``requester``, ``withdrawal``...).
 
     ``actor`` is None when the system acts (the sweeper, the in-task gate). ``fields`` are
     written in the same conditional UPDATE, which also requires ``where``; ``payload`` is
-    added to the audit event.
+    added to the audit event. ``savepoint=False`` inside a transaction that is rolled back
+    whole on any error (a SAVEPOINT and its RELEASE are two round trips).
     """
+    with transaction.atomic(savepoint=savepoint):
+        return _request_transition(render_request, to, actor, reason, fields, payload, where)
+
+
+def _request_transition(
+    render_request: RenderRequest,
+    to: str,
+    actor: User | None,
+    reason: str,
+    fields: dict[str, Any] | None,
+    payload: dict[str, Any] | None,
+    where: dict[str, Any] | None,
+) -> RenderRequest:
     now = timezone.now()
     changes: dict[str, Any] = dict(fields or {})
     if to == RequestStatus.RENDERING:
@@ -910,15 +924,20 @@ def render_request_claim(
 
 
 def render_request_for_task(render_request_id: int, *, lock: bool = False) -> RenderRequest | None:
-    """The request with its stored decision and its likeness (and the likeness's talent),
-    or None; ``lock``: its row locked until commit. Written by hand: every render task
-    reads it first (rightsdesk.core.rawsql)."""
+    """The request with its stored decision, its requester (told when it ends) and its
+    likeness (and the likeness's talent), or None; ``lock``: its row locked until commit.
+    Written by hand: every render task reads it first (rightsdesk.core.rawsql)."""
     select = rawsql.joined(
-        (RenderRequest, "r"), (GateDecision, "d"), (LikenessVersion, "l"), (Talent, "t")
+        (RenderRequest, "r"),
+        (GateDecision, "d"),
+        (User, "u"),
+        (LikenessVersion, "l"),
+        (Talent, "t"),
     )
     sql = (
         f"SELECT {select.sql} FROM {RenderRequest._meta.db_table} r "  # noqa: S608 - names from the model
         f"LEFT JOIN {GateDecision._meta.db_table} d ON d.id = r.decision_id "
+        f"JOIN {User._meta.db_table} u ON u.id = r.requester_id "
         f"LEFT JOIN {LikenessVersion._meta.db_table} l ON l.id = r.likeness_id "
         f"LEFT JOIN {Talent._meta.db_table} t ON t.id = l.talent_id WHERE r.id = %s"
         + (" FOR UPDATE OF r" if lock and connection.vendor == "postgresql" else "")
@@ -926,8 +945,8 @@ def render_request_for_task(render_request_id: int, *, lock: bool = False) -> Re
     rows = rawsql.fetch(sql, [render_request_id])
     if not rows:
         return None
-    render_request, decision, likeness, talent = select.split(rows[0])
-    render_request.decision = decision
+    render_request, decision, requester, likeness, talent = select.split(rows[0])
+    render_request.decision, render_request.requester = decision, requester
     if likeness is not None:
         likeness.talent = talent
     render_request.likeness = likeness
@@ -1085,6 +1104,7 @@ def render_request_store_drafts(
                 actor=None,
                 where={"worker_id": worker_id},
                 payload={"assets": [asset.reference for asset in assets], "worker": worker_id},
+                savepoint=False,  # any error rolls back the records and assets too
             )
     except (InvalidTransition, IntegrityError):
         _discard_drafts(drafts, reason="render_lost")
