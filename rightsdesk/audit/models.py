@@ -6,10 +6,12 @@ plus the previous event's hash; the first event's previous hash is 64 zeros. Edi
 deleting or reordering any row therefore breaks the hash of that row or the link from the
 next one, and ``manage.py audit_verify`` names the first break.
 
-Writers serialise on the single AuditChainHead row (``SELECT ... FOR UPDATE`` on
-PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers). The head holds the
-last sequence and hash, so appending costs one locked read, one insert and one update, and
-verification can tell a chain whose last events were deleted from an intact one.
+Writers serialise on the single AuditChainHead row (SQLite's IMMEDIATE transactions
+already serialise writers). The head holds the last sequence and hash, so verification can
+tell a chain whose last events were deleted from an intact one. On PostgreSQL one
+statement appends: ``audit_append()`` (migration 0003) locks the head, numbers, stamps and
+hashes the events and moves the head, so the lock is held for no client round trip but
+the commit; on SQLite appending is the head's read, one insert and the head's update.
 
 On PostgreSQL a trigger refuses UPDATE and DELETE on the event table (migration 0002).
 """

@@ -78,7 +78,7 @@ def audit_record(
 def audit_deferred() -> Iterator[None]:
     """Hold the events recorded in this block and append them together as it ends.
 
-    The chain is then locked once, by the last statements of the block, instead of by
+    The chain is then locked once, by the last statement of the block, instead of by
     the first event for the rest of the transaction: a render submission records three
     events between its licence and budget updates, and every other writer of the chain
     waited behind each of them. Use it inside the transaction whose changes the events
