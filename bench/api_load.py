@@ -28,10 +28,11 @@ The last line is ``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<
 (p99 of the submissions; errors of all three runs). Targets on this 2-core machine: 400
 submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
 
-Server: 2 gthread workers of 4 threads by default. Measured here (10 s runs, load average
-4-7 from other work): health 1,450-1,520/s with threads against 660-1,030/s for 2-4
-single-threaded or sync workers, reads 140/s against 70-165/s; submissions were 11-34/s
-whatever the shape, as they queue on one licence row (see ``--licences``).
+Server: 2 gthread workers of 4 threads by default. Measured here (stop 15, 10-30 s runs,
+the machine's speed varying by 2x within minutes): health 2,400-2,600/s, reads 220-450/s,
+submissions 100-130/s (8 sync workers: 115/s, CPU-bound). A submission holds its licence
+row for about 5 ms under 16 connections (its drafts, its budget reservation and its audit
+append, then COMMIT) and costs 7-11 ms of the server's CPU and 3-5 ms of PostgreSQL's.
 
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
