@@ -66,27 +66,12 @@ def event_middle(
 
 
 def event_hash(
-    *,
-    sequence: int,
-    created_at: datetime.datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    target_type: str,
-    target_id: str,
-    payload_json: str,
-    prev_hash: str,
+    *, sequence: int, created_at: datetime.datetime, prev_hash: str, **fields: Any
 ) -> str:
     """SHA-256 hex digest of the canonical JSON array ``[sequence, created_at, actor_id,
-    actor_label, action, target_type, target_id, payload_json, prev_hash]``."""
-    middle = event_middle(
-        actor_id=actor_id,
-        actor_label=actor_label,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        payload_json=payload_json,
-    )
+    actor_label, action, target_type, target_id, payload_json, prev_hash]``; ``fields``
+    are ``event_middle``'s."""
+    middle = event_middle(**fields)
     stamped = canonical_json(created_at.astimezone(datetime.UTC).isoformat())
     text = f"[{canonical_json(sequence)},{stamped},{middle},{canonical_json(prev_hash)}]"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from rightsdesk.audit.canonical import event_hash
+from rightsdesk.audit.canonical import event_hash, event_middle
 
 # What an event is made of: every stored field but the id, in the table's order.
 EVENT_FIELDS = (
@@ -78,14 +78,24 @@ class AuditEvent(models.Model):
         return event_hash(
             sequence=self.sequence,
             created_at=self.created_at,
-            actor_id=self.actor_id,
-            actor_label=self.actor_label,
-            action=self.action,
-            target_type=self.target_type,
-            target_id=self.target_id,
-            payload_json=self.payload_json,
             prev_hash=self.prev_hash,
+            **self._place_free_fields(),
         )
+
+    def hashed_middle(self) -> str:
+        """The part of the hashed text that does not depend on the event's place in the
+        chain (PostgreSQL's ``audit_append()`` writes the rest around it)."""
+        return event_middle(**self._place_free_fields())
+
+    def _place_free_fields(self) -> dict[str, Any]:
+        return {
+            "actor_id": self.actor_id,
+            "actor_label": self.actor_label,
+            "action": self.action,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "payload_json": self.payload_json,
+        }
 
 
 class AuditChainHead(models.Model):

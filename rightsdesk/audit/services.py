@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json, event_middle
+from rightsdesk.audit.canonical import GENESIS_HASH, canonical_json
 from rightsdesk.audit.models import EVENT_FIELDS, AuditChainHead, AuditEvent
 from rightsdesk.core import rawsql
 
@@ -184,18 +184,8 @@ def _append_many(events: list[AuditEvent]) -> None:
 def _append_postgresql(events: list[AuditEvent]) -> None:
     """The server numbers, stamps and chains ``events`` while it holds the head: only the
     parts of their hashed text that do not depend on their place travel
-    (``event_middle``). The events get their id, sequence, time and hashes back."""
-    middles = [
-        event_middle(
-            actor_id=event.actor_id,
-            actor_label=event.actor_label,
-            action=event.action,
-            target_type=event.target_type,
-            target_id=event.target_id,
-            payload_json=event.payload_json,
-        )
-        for event in events
-    ]
+    (``AuditEvent.hashed_middle``). The events get their id, sequence, time and hashes back."""
+    middles = [event.hashed_middle() for event in events]
     params = [
         [event.actor_id for event in events],
         [event.actor_label for event in events],
