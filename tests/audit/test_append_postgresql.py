@@ -80,3 +80,13 @@ def test_events_the_server_chains_carry_the_hashes_python_computes_from_their_ro
     head = AuditChainHead.objects.get()
     assert (head.last_sequence, head.last_hash) == (4, stored[-1].hash)
     assert verify_chain().intact
+
+
+def test_an_append_is_one_statement(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        audit_record(actor=None, action="test.one", target=None, payload={"n": 1})
+    with transaction.atomic(), django_assert_num_queries(1), audit_deferred():
+        for n in range(3):
+            audit_record(actor=None, action="test.many", target=None, payload={"n": n})
+
+    assert AuditChainHead.objects.get().last_sequence == 4

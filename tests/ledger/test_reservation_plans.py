@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from rightsdesk.audit.services import audit_deferred
 from rightsdesk.ledger.errors import BudgetInsufficient
 from rightsdesk.ledger.models import Reservation
 from rightsdesk.ledger.services import (
@@ -115,3 +116,42 @@ def test_planned_outside_a_transaction_is_refused(parties):
     fund(parties, 50_000)
     with pytest.raises(RuntimeError):
         ledger_reserve_planned(plan(parties, "no-transaction"))
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_lock_the_check_and_the_insert_are_one_statement(
+    parties, django_assert_num_queries
+):
+    # given a funded budget and a plan made before any lock
+    fund(parties, 50_000)
+    planned = plan(parties, "one-statement")
+
+    # when it is reserved (its audit event held for the end of the caller's block)
+    with transaction.atomic(), audit_deferred(), django_assert_num_queries(1):
+        reservation = ledger_reserve_planned(planned)
+
+    # then one statement locked the accounts, found the amount and wrote the hold
+    assert reservation.pk is not None
+    assert account(parties.brand, "budget").available_minor == 50_000 - 11_000
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_refusal_in_that_statement_names_what_the_budget_holds(
+    parties, django_assert_num_queries
+):
+    fund(parties, 5_000)
+    planned = plan(parties, "refused-in-one")
+    before = ledger_counts(), totals()
+
+    with (
+        transaction.atomic(),
+        django_assert_num_queries(1),
+        pytest.raises(BudgetInsufficient) as refused,
+    ):
+        ledger_reserve_planned(planned)
+
+    assert (refused.value.extra["available_minor"], refused.value.extra["needed_minor"]) == (
+        5_000,
+        11_000,
+    )
+    assert (ledger_counts(), totals()) == before
