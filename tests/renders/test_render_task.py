@@ -501,3 +501,19 @@ def test_an_adapter_trained_on_another_base_model_is_not_rendered(world):
         "base_model_mismatch",
     )
     assert not render_request.assets.exists() and _drafts_used(world) == 0
+
+
+def test_a_render_tells_its_requester_without_reading_the_user_again(world):
+    # given a queued request
+    render_request = _queued(world)
+
+    # when the task renders it
+    with CaptureQueriesContext(connection) as queries:
+        assert render_request_run(render_request_id=render_request.pk) == RequestStatus.RENDERED
+
+    # then the requester came with the task's own read: the "drafts ready" notice (one
+    # INSERT) named them without another SELECT of the user table
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if 'FROM "accounts_user"' in sql]
+    notice = world.manager.notices.get(kind="render_request_rendered")
+    assert notice.target_reference == f"render_request:{render_request.public_id}"
