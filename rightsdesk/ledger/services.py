@@ -464,11 +464,11 @@ _RESERVATION_INSERT = (
     "SELECT id FROM added"
 )
 
-# The same, after locking the accounts (all of them, in the ledger's order: LOCK_AVAILABLE
-# _SQL) and only if the budget holds the amount under the lock: one statement where the
-# lock, then the insert, held the budget for two round trips and the Python between them.
-# Returns the budget's available amount as locked and the reservation's id (NULL when
-# refused, or when the key was taken meanwhile).
+# The same after locking the accounts (all of them, in the ledger's order, as
+# posting.LOCK_AVAILABLE_SQL does), and only if the budget holds the amount under the
+# lock: one statement where the lock, then the insert, held the budget for two round trips
+# and the Python between them. Returns the budget's available amount as locked and the
+# reservation's id (NULL when refused, or when the key was taken meanwhile).
 _RESERVATION_INSERT_IF_AVAILABLE = (
     f"WITH locked AS MATERIALIZED ({LOCK_AVAILABLE_SQL}), "  # noqa: S608 - constants
     "budget AS (SELECT available FROM locked WHERE account_id = %b), "
