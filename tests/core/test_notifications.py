@@ -1,5 +1,7 @@
 """core.notifications: an in-app notice, e-mailed after commit, idempotent per dedupe key."""
 
+import socket
+import time
 from unittest import mock
 
 import pytest
@@ -115,3 +117,32 @@ def test_the_api_lists_and_marks_read_only_the_callers_notices(as_user):
     theirs.refresh_from_db()
     assert theirs.read_at is None
     assert unread.json()["count"] == 0
+
+
+def test_a_mail_server_that_stops_answering_costs_at_most_the_timeout(
+    django_capture_on_commit_callbacks, settings, caplog
+):
+    assert 0 < settings.EMAIL_TIMEOUT <= 60  # never unbounded by default
+    # given an SMTP server that accepts the connection and then says nothing (no greeting)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = silent.getsockname()
+    settings.EMAIL_TIMEOUT = 1
+    user = UserFactory()
+
+    # when a notice is written and e-mailed after commit
+    started = time.monotonic()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            notice = _notify(user)
+    finally:
+        silent.close()
+    waited = time.monotonic() - started
+
+    # then the committing process waited for the timeout, not for ever, and the notice stands
+    assert 1 <= waited < 5
+    notice.refresh_from_db()
+    assert notice.emailed_at is None
+    assert f"notification {notice.pk}: e-mail to user {user.pk} failed" in caplog.text
