@@ -184,6 +184,8 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# Notices are e-mailed on a thread of the process that committed them (core.notifications).
+RIGHTSDESK_MAIL_IN_BACKGROUND = env_bool("RIGHTSDESK_MAIL_IN_BACKGROUND", True)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise MissingSetting(
         "EMAIL_USE_TLS (STARTTLS) and EMAIL_USE_SSL (implicit TLS) exclude each other"

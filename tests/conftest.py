@@ -45,6 +45,13 @@ def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def mail_on_the_committing_thread(settings):
+    # A test that checks an e-mail reads it right after the commit; the mail thread
+    # (core.notifications) has tests of its own.
+    settings.RIGHTSDESK_MAIL_IN_BACKGROUND = False
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

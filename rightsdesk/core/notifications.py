@@ -5,19 +5,32 @@ in-app row is the record; the e-mail is a courtesy sent after commit, so a rolle
 transaction sends nothing and a failing mail server never loses the in-app row (the
 failure is logged and ``emailed_at`` stays empty).
 
+The e-mail goes out on a thread of the committing process (``RIGHTSDESK_MAIL_IN_BACKGROUND``),
+so neither a web request nor a GPU worker between two renders waits for the mail server
+(an SMTP exchange with TLS takes tens to hundreds of milliseconds, and up to
+``EMAIL_TIMEOUT`` when the server stops answering). A process that ends waits for what it
+queued, up to that timeout; one killed outright loses its unsent e-mails, as a process
+killed between the commit and the send always did, and their notices keep
+``emailed_at`` empty.
+
 A ``dedupe_key`` makes a notice idempotent per user: the 30/7/1-day reminders of a daily
 task pass ``f"agreement:{id}:ends:{days}"``, so a rerun creates nothing and sends nothing.
 The database enforces it (``notification_dedupe``), so two workers racing are safe too.
 """
 
+import atexit
 import logging
+import os
+import queue
+import threading
+import time
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -76,8 +89,15 @@ def notify(
     # and nothing is sent.
     if not rawsql.insert(notification, skip_conflicts=bool(dedupe_key)):
         return None
-    transaction.on_commit(lambda: _send(notification))
+    transaction.on_commit(lambda: _email(notification))
     return notification
+
+
+def _email(notification: Notification) -> None:
+    if settings.RIGHTSDESK_MAIL_IN_BACKGROUND:
+        _sender.submit(notification)
+    else:
+        _send(notification)
 
 
 def notification_send_email(*, notification_id: int) -> bool:
@@ -112,6 +132,71 @@ def _send(notification: Notification) -> bool:
         emailed_at=timezone.now()
     )
     return True
+
+
+class _MailSender:
+    """One daemon thread per process that e-mails the notices queued after their commit,
+    in order. A full queue (a mail server far slower than the notices) sends on the
+    caller's thread instead: nothing is dropped."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._queue: queue.Queue[Notification] = queue.Queue(size)
+        self._thread: threading.Thread | None = None
+
+    def submit(self, notification: Notification) -> None:
+        try:
+            self._started().put_nowait(notification)
+        except queue.Full:
+            logger.warning("mail queue full: notification %s sent in line", notification.pk)
+            _send(notification)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until everything queued so far was sent (or failed); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _started(self) -> queue.Queue:
+        with self._lock:
+            # A forked child (a Celery pool process) starts its own thread and queue.
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                if self._pid != os.getpid():
+                    self._queue = queue.Queue(self._size)
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._queue,), name="rightsdesk-mail", daemon=True
+                )
+                self._thread.start()
+            return self._queue
+
+    @staticmethod
+    def _run(jobs: queue.Queue) -> None:
+        while True:
+            notification = jobs.get()
+            try:
+                _send(notification)
+            except Exception:  # _send logs mail failures; anything else must not kill us
+                logger.exception("notification %s: e-mail not sent", notification.pk)
+            finally:
+                if jobs.empty():
+                    connection.close()  # this thread's own; it may idle for long
+                jobs.task_done()
+
+
+_sender = _MailSender()
+
+
+@atexit.register
+def _send_what_is_queued() -> None:
+    # Daemon threads die with the interpreter: give them the time one send may take.
+    if not _sender.wait(timeout=float(getattr(settings, "EMAIL_TIMEOUT", 10) or 10) + 1):
+        logger.warning("exiting with e-mails unsent; their notices keep emailed_at empty")
 
 
 def notification_mark_read(*, notification: Notification, actor: User) -> Notification:

@@ -9,7 +9,7 @@ from django.core import mail
 from django.db import transaction
 
 from rightsdesk.core.models import Notification
-from rightsdesk.core.notifications import notifications_for, notify
+from rightsdesk.core.notifications import _sender, notifications_for, notify
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +146,54 @@ def test_a_mail_server_that_stops_answering_costs_at_most_the_timeout(
     notice.refresh_from_db()
     assert notice.emailed_at is None
     assert f"notification {notice.pk}: e-mail to user {user.pk} failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_the_background_the_committing_thread_does_not_wait_for_the_mail_server(
+    settings, caplog
+):
+    # given notices e-mailed on the mail thread, and a mail server that never answers
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    settings.RIGHTSDESK_MAIL_IN_BACKGROUND = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = silent.getsockname()
+    settings.EMAIL_TIMEOUT = 1
+    user = UserFactory()
+
+    # when a notice is written and its transaction commits
+    started = time.monotonic()
+    with transaction.atomic():
+        notice = _notify(user)
+    returned = time.monotonic() - started
+
+    # then the commit returned at once; the mail thread waited for the timeout, logged the
+    # failure, and the notice stands unsent
+    try:
+        assert returned < 0.5
+        assert _sender.wait(timeout=5)
+    finally:
+        silent.close()
+    notice.refresh_from_db()
+    assert notice.emailed_at is None
+    assert f"notification {notice.pk}: e-mail to user {user.pk} failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_the_background_notices_are_emailed_in_order_and_marked(settings):
+    settings.RIGHTSDESK_MAIL_IN_BACKGROUND = True
+    user = UserFactory()
+
+    for n in range(3):
+        with transaction.atomic():
+            _notify(user, subject=f"Notice {n}", dedupe_key=f"background:{n}")
+    with transaction.atomic():  # rolled back: nothing queued
+        _notify(user, subject="Never", dedupe_key="background:rolled-back")
+        transaction.set_rollback(True)
+
+    assert _sender.wait(timeout=5)
+    assert [message.subject for message in mail.outbox] == ["Notice 0", "Notice 1", "Notice 2"]
+    notices = Notification.objects.filter(user=user)
+    assert notices.count() == 3
+    assert all(notice.emailed_at is not None for notice in notices)
