@@ -317,6 +317,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "rightsdesk.ledger.tasks.ledger_expire_reservations_task",
         "schedule": 60.0,
     },
+    # Notices whose e-mail failed (or never left a process killed with it queued) are
+    # e-mailed again while fresh, up to core.notifications.MAX_EMAIL_ATTEMPTS times.
+    "email-unsent-notices": {
+        "task": "rightsdesk.core.tasks.notifications_email_unsent_task",
+        "schedule": 15 * 60.0,
+    },
     # Monthly periods close once their month is over (UTC); statements are then fixed.
     "close-ledger-periods": {
         "task": "rightsdesk.ledger.tasks.ledger_close_periods_task",

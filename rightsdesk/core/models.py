@@ -26,6 +26,8 @@ class Notification(TimeStampedModel):
     dedupe_key = models.CharField(max_length=200, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # Failed e-mail attempts: the periodic resend stops at MAX_EMAIL_ATTEMPTS.
+    email_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -35,4 +37,12 @@ class Notification(TimeStampedModel):
                 name="notification_dedupe",
             )
         ]
-        indexes = [models.Index(fields=["user", "read_at"])]
+        indexes = [
+            models.Index(fields=["user", "read_at"]),
+            # The periodic resend looks only at notices not e-mailed yet.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(emailed_at__isnull=True),
+                name="notification_unsent",
+            ),
+        ]

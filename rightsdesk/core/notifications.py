@@ -9,9 +9,9 @@ The e-mail goes out on a thread of the committing process (``RIGHTSDESK_MAIL_IN_
 so neither a web request nor a GPU worker between two renders waits for the mail server
 (an SMTP exchange with TLS takes tens to hundreds of milliseconds, and up to
 ``EMAIL_TIMEOUT`` when the server stops answering). A process that ends waits for what it
-queued, up to that timeout; one killed outright loses its unsent e-mails, as a process
-killed between the commit and the send always did, and their notices keep
-``emailed_at`` empty.
+queued, up to that timeout. A notice whose e-mail failed, or never left a process killed
+with it queued, keeps ``emailed_at`` empty, and the periodic resend
+(``notifications_email_unsent``) tries it again while it is fresh.
 
 A ``dedupe_key`` makes a notice idempotent per user: the 30/7/1-day reminders of a daily
 task pass ``f"agreement:{id}:ends:{days}"``, so a rerun creates nothing and sends nothing.
@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from rightsdesk.accounts.models import User
@@ -112,8 +112,9 @@ def notification_send_email(*, notification_id: int) -> bool:
     return _send(notification)
 
 
-def _send(notification: Notification) -> bool:
-    # The notice as just written or just read, its user loaded with it.
+def _send(notification: Notification, *, counted: bool = False) -> bool:
+    # The notice as just written or just read, its user loaded with it. ``counted``: the
+    # caller (the resend) has counted this attempt already.
     user = notification.user
     if not (user.is_active and user.email):
         return False
@@ -126,12 +127,53 @@ def _send(notification: Notification) -> bool:
         )
     except Exception:
         logger.exception("notification %s: e-mail to user %s failed", notification.pk, user.pk)
+        if not counted:
+            Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
+                email_attempts=F("email_attempts") + 1
+            )
         return False
     # A conditional update: a second sender racing this one does not bump the time.
     Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
         emailed_at=timezone.now()
     )
     return True
+
+
+# The periodic resend (core.tasks): notices whose e-mail failed, or never left a process
+# that was killed with it queued, are tried again while they are fresh, a few times.
+MAX_EMAIL_ATTEMPTS = 5
+RESEND_AFTER = timedelta(minutes=10)  # the mail thread's own send has long finished
+RESEND_WITHIN = timedelta(days=2)  # an older notice is read in the app, not mailed late
+
+
+def notifications_email_unsent(*, now: datetime | None = None, limit: int = 200) -> int:
+    """E-mail again the notices that were never e-mailed: older than ``RESEND_AFTER``,
+    younger than ``RESEND_WITHIN``, tried fewer than ``MAX_EMAIL_ATTEMPTS`` times, to an
+    active user with an address. Each attempt is claimed by a conditional UPDATE of its
+    count before it is sent, so two resends running at once never send one notice twice,
+    and no transaction is held while the mail server answers. Returns how many went."""
+    now = now or timezone.now()
+    due = (
+        Notification.objects.filter(
+            emailed_at__isnull=True,
+            email_attempts__lt=MAX_EMAIL_ATTEMPTS,
+            created_at__lte=now - RESEND_AFTER,
+            created_at__gte=now - RESEND_WITHIN,
+            user__is_active=True,
+        )
+        .exclude(user__email="")
+        .select_related("user")
+        .order_by("created_at", "pk")[:limit]
+    )
+    sent = 0
+    for notification in due:
+        attempts = notification.email_attempts
+        claimed = Notification.objects.filter(
+            pk=notification.pk, emailed_at__isnull=True, email_attempts=attempts
+        ).update(email_attempts=attempts + 1)
+        if claimed:
+            sent += _send(notification, counted=True)
+    return sent
 
 
 class _MailSender:

@@ -1,15 +1,24 @@
 """core.notifications: an in-app notice, e-mailed after commit, idempotent per dedupe key."""
 
 import socket
+import threading
 import time
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from rightsdesk.core.models import Notification
-from rightsdesk.core.notifications import _sender, notifications_for, notify
+from rightsdesk.core.notifications import (
+    MAX_EMAIL_ATTEMPTS,
+    _sender,
+    notifications_email_unsent,
+    notifications_for,
+    notify,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -197,3 +206,106 @@ def test_in_the_background_notices_are_emailed_in_order_and_marked(settings):
     notices = Notification.objects.filter(user=user)
     assert notices.count() == 3
     assert all(notice.emailed_at is not None for notice in notices)
+
+
+def _aged(notice, minutes: float) -> None:
+    Notification.objects.filter(pk=notice.pk).update(
+        created_at=timezone.now() - timedelta(minutes=minutes)
+    )
+
+
+def test_a_failed_email_is_counted_and_sent_again_by_the_resend(
+    django_capture_on_commit_callbacks,
+):
+    # given a notice whose e-mail failed when it was written
+    user = UserFactory()
+    with (
+        mock.patch("rightsdesk.core.notifications.send_mail", side_effect=ConnectionRefusedError),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        notice = _notify(user, subject="Retry me")
+    notice.refresh_from_db()
+    assert (notice.emailed_at, notice.email_attempts, mail.outbox) == (None, 1, [])
+
+    # when the resend runs before the grace period, then after it
+    assert notifications_email_unsent() == 0
+    _aged(notice, minutes=11)
+    assert notifications_email_unsent() == 1
+
+    # then it went once, is marked, and a further run sends nothing
+    notice.refresh_from_db()
+    assert notice.emailed_at is not None and notice.email_attempts == 2
+    assert [message.subject for message in mail.outbox] == ["Retry me"]
+    assert notifications_email_unsent() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_the_resend_stops_after_the_last_attempt_and_skips_stale_or_unreachable_notices(
+    django_capture_on_commit_callbacks,
+):
+    user, gone = UserFactory(), UserFactory(is_active=False)
+    with (
+        mock.patch("rightsdesk.core.notifications.send_mail", side_effect=ConnectionRefusedError),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        failing = _notify(user, subject="Dead address", dedupe_key="dead")
+        stale = _notify(user, subject="Too old", dedupe_key="stale")
+        unreachable = _notify(gone, subject="Inactive user", dedupe_key="gone")
+    _aged(failing, minutes=11)
+    _aged(stale, minutes=3 * 24 * 60)
+    _aged(unreachable, minutes=11)
+
+    # the address keeps failing: each run counts one attempt, up to the last
+    with mock.patch(
+        "rightsdesk.core.notifications.send_mail", side_effect=ConnectionRefusedError
+    ) as send:
+        runs = [notifications_email_unsent() for _ in range(MAX_EMAIL_ATTEMPTS + 2)]
+
+    assert runs == [0] * (MAX_EMAIL_ATTEMPTS + 2)
+    assert send.call_count == MAX_EMAIL_ATTEMPTS - 1  # the first attempt was the notify's
+    failing.refresh_from_db()
+    assert (failing.emailed_at, failing.email_attempts) == (None, MAX_EMAIL_ATTEMPTS)
+    stale.refresh_from_db()
+    unreachable.refresh_from_db()
+    assert stale.email_attempts == 1 and unreachable.email_attempts == 0
+    assert mail.outbox == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_resends_at_once_send_a_notice_once():
+    # given ten notices whose e-mail never went (a process killed with them queued)
+    user = UserFactory()
+    notices = [
+        Notification.objects.create(user=user, kind="k", subject=f"n{n}", body="b")
+        for n in range(10)
+    ]
+    Notification.objects.filter(pk__in=[n.pk for n in notices]).update(
+        created_at=timezone.now() - timedelta(minutes=30)
+    )
+
+    # when two resends run at the same moment on two connections
+    barrier, results = threading.Barrier(2), []
+
+    def resend() -> None:
+        try:
+            barrier.wait()
+            results.append(notifications_email_unsent())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=resend) for _ in range(2)]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+
+    # then every notice was e-mailed exactly once between them
+    assert sum(results) == 10
+    assert sorted(message.subject for message in mail.outbox) == sorted(f"n{n}" for n in range(10))
+    assert set(Notification.objects.values_list("email_attempts", flat=True)) == {1}
+
+
+def test_the_resend_is_scheduled_by_celery_beat(settings):
+    from rightsdesk.core.tasks import notifications_email_unsent_task
+
+    entries = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert notifications_email_unsent_task.name in entries
