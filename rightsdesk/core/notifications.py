@@ -197,6 +197,8 @@ class _MailSender:
 
     def wait(self, timeout: float) -> bool:
         """Wait until everything queued so far was sent (or failed); False on timeout."""
+        if self._pid != os.getpid():
+            return True  # a forked child that queued nothing (the queue is its parent's)
         deadline = time.monotonic() + timeout
         while self._queue.unfinished_tasks:
             if time.monotonic() >= deadline:
@@ -237,6 +239,8 @@ _sender = _MailSender()
 @atexit.register
 def _send_what_is_queued() -> None:
     # Daemon threads die with the interpreter: give them the time one send may take.
+    if _sender.wait(timeout=0):
+        return
     if not _sender.wait(timeout=float(getattr(settings, "EMAIL_TIMEOUT", 10) or 10) + 1):
         logger.warning("exiting with e-mails unsent; their notices keep emailed_at empty")
 
