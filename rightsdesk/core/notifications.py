@@ -144,14 +144,18 @@ def _send(notification: Notification, *, counted: bool = False) -> bool:
 MAX_EMAIL_ATTEMPTS = 5
 RESEND_AFTER = timedelta(minutes=10)  # the mail thread's own send has long finished
 RESEND_WITHIN = timedelta(days=2)  # an older notice is read in the app, not mailed late
+# A claimed attempt is another resend's to finish for this long (well above EMAIL_TIMEOUT).
+RESEND_LEASE = timedelta(minutes=5)
 
 
 def notifications_email_unsent(*, now: datetime | None = None, limit: int = 200) -> int:
     """E-mail again the notices that were never e-mailed: older than ``RESEND_AFTER``,
     younger than ``RESEND_WITHIN``, tried fewer than ``MAX_EMAIL_ATTEMPTS`` times, to an
-    active user with an address. Each attempt is claimed by a conditional UPDATE of its
-    count before it is sent, so two resends running at once never send one notice twice,
-    and no transaction is held while the mail server answers. Returns how many went."""
+    active user with an address. Each attempt is claimed before it is sent by a conditional
+    UPDATE of its count that also stamps ``updated_at``: a resend that read the notice
+    before the claim finds the count changed, and one that reads it after skips it for
+    ``RESEND_LEASE``. So two resends running at once never send one notice twice, and no
+    transaction is held while the mail server answers. Returns how many went."""
     now = now or timezone.now()
     due = (
         Notification.objects.filter(
@@ -159,6 +163,7 @@ def notifications_email_unsent(*, now: datetime | None = None, limit: int = 200)
             email_attempts__lt=MAX_EMAIL_ATTEMPTS,
             created_at__lte=now - RESEND_AFTER,
             created_at__gte=now - RESEND_WITHIN,
+            updated_at__lte=now - RESEND_LEASE,
             user__is_active=True,
         )
         .exclude(user__email="")
@@ -170,7 +175,7 @@ def notifications_email_unsent(*, now: datetime | None = None, limit: int = 200)
         attempts = notification.email_attempts
         claimed = Notification.objects.filter(
             pk=notification.pk, emailed_at__isnull=True, email_attempts=attempts
-        ).update(email_attempts=attempts + 1)
+        ).update(email_attempts=attempts + 1, updated_at=timezone.now())
         if claimed:
             sent += _send(notification, counted=True)
     return sent

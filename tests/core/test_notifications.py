@@ -209,9 +209,8 @@ def test_in_the_background_notices_are_emailed_in_order_and_marked(settings):
 
 
 def _aged(notice, minutes: float) -> None:
-    Notification.objects.filter(pk=notice.pk).update(
-        created_at=timezone.now() - timedelta(minutes=minutes)
-    )
+    then = timezone.now() - timedelta(minutes=minutes)
+    Notification.objects.filter(pk=notice.pk).update(created_at=then, updated_at=then)
 
 
 def test_a_failed_email_is_counted_and_sent_again_by_the_resend(
@@ -232,11 +231,11 @@ def test_a_failed_email_is_counted_and_sent_again_by_the_resend(
     _aged(notice, minutes=11)
     assert notifications_email_unsent() == 1
 
-    # then it went once, is marked, and a further run sends nothing
+    # then it went once, is marked, and a later run sends nothing
     notice.refresh_from_db()
     assert notice.emailed_at is not None and notice.email_attempts == 2
     assert [message.subject for message in mail.outbox] == ["Retry me"]
-    assert notifications_email_unsent() == 0
+    assert notifications_email_unsent(now=timezone.now() + timedelta(minutes=15)) == 0
     assert len(mail.outbox) == 1
 
 
@@ -255,11 +254,15 @@ def test_the_resend_stops_after_the_last_attempt_and_skips_stale_or_unreachable_
     _aged(stale, minutes=3 * 24 * 60)
     _aged(unreachable, minutes=11)
 
-    # the address keeps failing: each run counts one attempt, up to the last
+    # the address keeps failing: each run (every 15 minutes, as beat runs it) counts one
+    # attempt, up to the last
     with mock.patch(
         "rightsdesk.core.notifications.send_mail", side_effect=ConnectionRefusedError
     ) as send:
-        runs = [notifications_email_unsent() for _ in range(MAX_EMAIL_ATTEMPTS + 2)]
+        runs = [
+            notifications_email_unsent(now=timezone.now() + timedelta(minutes=15 * n))
+            for n in range(MAX_EMAIL_ATTEMPTS + 2)
+        ]
 
     assert runs == [0] * (MAX_EMAIL_ATTEMPTS + 2)
     assert send.call_count == MAX_EMAIL_ATTEMPTS - 1  # the first attempt was the notify's
@@ -274,14 +277,17 @@ def test_the_resend_stops_after_the_last_attempt_and_skips_stale_or_unreachable_
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_resends_at_once_send_a_notice_once():
+    # Each claims a notice before sending it; a resend that read it before the claim finds
+    # its count changed, one that reads it after finds it leased.
     # given ten notices whose e-mail never went (a process killed with them queued)
     user = UserFactory()
     notices = [
         Notification.objects.create(user=user, kind="k", subject=f"n{n}", body="b")
         for n in range(10)
     ]
+    then = timezone.now() - timedelta(minutes=30)
     Notification.objects.filter(pk__in=[n.pk for n in notices]).update(
-        created_at=timezone.now() - timedelta(minutes=30)
+        created_at=then, updated_at=then
     )
 
     # when two resends run at the same moment on two connections
@@ -309,3 +315,22 @@ def test_the_resend_is_scheduled_by_celery_beat(settings):
 
     entries = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert notifications_email_unsent_task.name in entries
+
+
+def test_a_resend_that_runs_while_another_is_sending_leaves_that_notice_alone():
+    # given a notice whose e-mail never went
+    user = UserFactory()
+    notice = Notification.objects.create(user=user, kind="k", subject="Once", body="b")
+    _aged(notice, minutes=30)
+    inner: list[int] = []
+
+    def slow_send(**message):
+        # a second resend starts while the first is still talking to the mail server
+        inner.append(notifications_email_unsent())
+        mail.outbox.append(mail.EmailMessage(message["subject"], message["message"]))
+
+    with mock.patch("rightsdesk.core.notifications.send_mail", side_effect=slow_send):
+        assert notifications_email_unsent() == 1
+
+    assert inner == [0]  # the claimed notice was leased to the first resend
+    assert [message.subject for message in mail.outbox] == ["Once"]
