@@ -94,7 +94,8 @@ $$
 ]
 
 DROP = [
-    "DROP FUNCTION IF EXISTS audit_append(bigint[], text[], text[], text[], text[], text[], text[])"
+    "DROP FUNCTION IF EXISTS audit_append(bigint[], text[], text[], text[], text[], text[], text[])",
+    "DROP FUNCTION IF EXISTS audit_instant_text(timestamptz)",
 ]
 
 
