@@ -12,7 +12,6 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from rightsdesk.envkeys import (
-    MissingSetting,
     env_bool,
     env_int,
     env_str,
@@ -187,7 +186,7 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # Notices are e-mailed on a thread of the process that committed them (core.notifications).
 RIGHTSDESK_MAIL_IN_BACKGROUND = env_bool("RIGHTSDESK_MAIL_IN_BACKGROUND", True)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
-    raise MissingSetting(
+    raise ImproperlyConfigured(
         "EMAIL_USE_TLS (STARTTLS) and EMAIL_USE_SSL (implicit TLS) exclude each other"
     )
 
