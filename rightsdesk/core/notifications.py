@@ -100,21 +100,11 @@ def _email(notification: Notification) -> None:
         _send(notification)
 
 
-def notification_send_email(*, notification_id: int) -> bool:
-    """E-mail one notice if it has not been e-mailed yet; True when it was sent now.
-
-    Never raises for a mail failure: the in-app notice is what counts, and the failure is
-    logged with the notice's id so that an operator can resend.
-    """
-    notification = Notification.objects.select_related("user").filter(pk=notification_id).first()
-    if notification is None or notification.emailed_at is not None:
-        return False
-    return _send(notification)
-
-
 def _send(notification: Notification, *, counted: bool = False) -> bool:
-    # The notice as just written or just read, its user loaded with it. ``counted``: the
-    # caller (the resend) has counted this attempt already.
+    # E-mail the notice as just written or just read, its user loaded with it; True when
+    # it went. Never raises for a mail failure: the in-app notice is what counts, the
+    # failure is logged and counted for the resend. ``counted``: the caller (the resend)
+    # has counted this attempt already.
     user = notification.user
     if not (user.is_active and user.email):
         return False
