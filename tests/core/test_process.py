@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_freezing_moves_the_live_objects_out_of_the_collected_generations():
     try:
         frozen = freeze_what_startup_made()
-        assert frozen == gc.get_freeze_count() > 10_000  # pytest and Django alone
+        # What it froze (pytest and Django alone are more than 10,000 objects); a frozen
+        # object another thread of the session frees meanwhile leaves the count, so the
+        # count read here may be a few lower, never higher (one CI run: 845,661 of 845,663).
+        assert 10_000 < gc.get_freeze_count() <= frozen
         # A full collection now walks only what was made after the freeze.
         made_after = [[n] for n in range(1000)]
         assert len(gc.get_objects()) < frozen
