@@ -28,11 +28,13 @@ The last line is ``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<
 (p99 of the submissions; errors of all three runs). Targets on this 2-core machine: 400
 submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
 
-Server: 2 gthread workers of 4 threads by default. Measured here (stop 15, 10-30 s runs,
-the machine's speed varying by 2x within minutes): health 2,400-2,600/s, reads 220-450/s,
-submissions 100-130/s (8 sync workers: 115/s, CPU-bound). A submission holds its licence
-row for about 5 ms under 16 connections (its drafts, its budget reservation and its audit
-append, then COMMIT) and costs 7-11 ms of the server's CPU and 3-5 ms of PostgreSQL's.
+Server: 2 gthread workers of 4 threads by default. Measured here (stop 16, 10-30 s runs,
+the machine's speed varying by 2-3x within minutes): health 680-1,980/s, reads 550-720/s
+(160-280/s before status reads were written by hand), submissions 73-118/s (2 or 3
+workers of 2 or 4 threads alike: CPU-bound). A submission costs 10-12 ms of the server's
+CPU and 4.3-4.8 ms of PostgreSQL's, serially as under load; a status read 2.1-2.5 ms and
+0.4 ms. A submission holds its licence row for about 5 ms under 16 connections (its
+drafts, its budget reservation and its audit append, then COMMIT).
 
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
