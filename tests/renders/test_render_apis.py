@@ -101,3 +101,47 @@ def test_requester_cancels_through_the_api(gate_world, as_user):
     )
     assert Licence.objects.get(pk=gate_world.x.licence.pk).drafts_used == 0
     assert as_user(gate_world.manager).post(cancel).status_code == 409
+
+
+def test_a_status_read_is_one_statement_with_what_the_request_points_at(gate_world, as_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rightsdesk.core.errors import NotFound
+    from rightsdesk.renders.selectors import render_request_get_visible_to
+
+    created = as_user(gate_world.manager).post(URL, _body(gate_world), format="json").json()
+
+    with CaptureQueriesContext(connection) as captured:
+        found = render_request_get_visible_to(
+            user=gate_world.manager, public_id=created["public_id"]
+        )
+        read = (found.organization.name, found.requester.email, found.decision.outcome)
+
+    assert len(captured.captured_queries) == 1
+    assert str(found.public_id) == created["public_id"]
+    assert read == (gate_world.brand.name, gate_world.manager.email, "allow")
+    assert found.decision.reasons == created["decision"]["reasons"]
+    for missing in ("00000000-0000-4000-8000-000000000000", "not-a-uuid", "", None):
+        with pytest.raises(NotFound):
+            render_request_get_visible_to(user=gate_world.manager, public_id=missing)
+
+
+def test_a_status_read_lists_the_drafts_by_index_and_the_licences(gate_world, as_user):
+    from rightsdesk.renders.models import Asset
+
+    created = as_user(gate_world.manager).post(URL, _body(gate_world), format="json").json()
+    render_request = RenderRequest.objects.get(public_id=created["public_id"])
+    for index in (1, 0):
+        Asset.objects.create(
+            render_request=render_request, index=index, seed=40 + index, width=64, height=64
+        )
+
+    body = as_user(gate_world.manager).get(f"{URL}{created['public_id']}/").json()
+
+    assert body["licences"] == [str(gate_world.x.licence.public_id)]
+    assert [(a["index"], a["seed"], a["width"]) for a in body["assets"]] == [
+        (0, 40, 64),
+        (1, 41, 64),
+    ]
+    assert all(len(a["public_id"]) == 36 for a in body["assets"])
