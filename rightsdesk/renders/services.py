@@ -34,6 +34,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from rightsdesk.accounts.models import User
 from rightsdesk.audit.services import (
@@ -779,14 +780,57 @@ def render_request_enqueue(*, render_request: RenderRequest, actor: User | None)
     return render_request
 
 
-def _send_render_task(render_request_id: int) -> None:
+def _send_render_task(render_request_id: int) -> bool:
+    """Send the GPU task of a committed, queued request; False when the broker could not
+    be reached (after kombu's retries). The request stays queued, which is what it is: the
+    sweeper sends its task again (``render_request_resend_queued``). Run after commit, so
+    an error here must not become the answer to a request that was stored."""
     from rightsdesk.renders.tasks import render_request_task  # tasks imports this module
 
-    # The arguments' text for the worker's log given as Celery would write it: its
-    # saferepr of them took a fifth of the send (~0.2 ms of ~1 ms of CPU).
-    render_request_task.apply_async(
-        (render_request_id,), argsrepr=f"({render_request_id},)", kwargsrepr="{}"
+    try:
+        # The arguments' text for the worker's log given as Celery would write it: its
+        # saferepr of them took a fifth of the send (~0.2 ms of ~1 ms of CPU).
+        render_request_task.apply_async(
+            (render_request_id,), argsrepr=f"({render_request_id},)", kwargsrepr="{}"
+        )
+    except (KombuError, OSError):
+        logger.warning(
+            "render request %s: its task was not sent (broker unreachable); the sweeper "
+            "sends it again",
+            render_request_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def render_request_resend_queued(
+    *, unsent_after: timedelta, now: datetime | None = None, limit: int = 500
+) -> list[int]:
+    """Send again the task of requests left ``queued`` for ``unsent_after``: a send the
+    broker refused, or a web process that died between its commit and its send. A request
+    still waiting its turn behind others gets a second message, which is harmless: the
+    task takes a request only from ``queued`` (``render_request_claim``), so whichever
+    message comes second finds it taken or done and renders nothing.
+
+    Each request is claimed first by a conditional UPDATE of its ``updated_at`` (the lease:
+    the next send comes ``unsent_after`` later at the earliest), so sweeps that overlap send
+    it once, and no transaction is open while the broker answers. Returns the ids sent."""
+    now = now or timezone.now()
+    cutoff = now - unsent_after
+    waiting = list(
+        RenderRequest.objects.filter(status=RequestStatus.QUEUED, updated_at__lt=cutoff)
+        .order_by("updated_at", "pk")
+        .values_list("pk", "updated_at")[:limit]
     )
+    sent = []
+    for pk, updated_at in waiting:
+        claimed = RenderRequest.objects.filter(
+            pk=pk, status=RequestStatus.QUEUED, updated_at=updated_at
+        ).update(updated_at=now)
+        if claimed and _send_render_task(pk):
+            sent.append(pk)
+    return sent
 
 
 # --- ending a request ---------------------------------------------------------------------

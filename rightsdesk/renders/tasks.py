@@ -24,6 +24,7 @@ from rightsdesk.core.process import freeze_what_startup_made
 from rightsdesk.renders.services import (
     REASON_REVOKED,
     render_request_end_by_system,
+    render_request_resend_queued,
     render_request_sweep_stale,
 )
 from rightsdesk.renders.states import RequestStatus
@@ -33,9 +34,12 @@ logger = logging.getLogger(__name__)
 
 @shared_task(ignore_result=True)
 def sweep_stale_renders_task() -> int:
-    """Requeue or fail renders stuck in ``rendering`` without a heartbeat (celery beat)."""
+    """Requeue or fail renders stuck in ``rendering`` without a heartbeat, and send again
+    the task of requests left ``queued`` (celery beat); the number of requests handled."""
     stale_after = timedelta(seconds=settings.RIGHTSDESK_RENDER_STALE_SECONDS)
-    return len(render_request_sweep_stale(stale_after=stale_after))
+    swept = len(render_request_sweep_stale(stale_after=stale_after))
+    unsent_after = timedelta(seconds=settings.RIGHTSDESK_RENDER_RESEND_QUEUED_SECONDS)
+    return swept + len(render_request_resend_queued(unsent_after=unsent_after))
 
 
 @shared_task(ignore_result=True)

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image
 
 from rightsdesk.audit.models import AuditEvent
@@ -23,6 +24,7 @@ from rightsdesk.licensing.models import Licence
 from rightsdesk.renders.models import RenderRequest
 from rightsdesk.renders.services import (
     render_request_cancel,
+    render_request_resend_queued,
     render_request_sweep_stale,
 )
 from rightsdesk.renders.states import RequestStatus
@@ -30,6 +32,7 @@ from rightsdesk.renders.tasks import render_request_task
 from tests.celery_worker import WorkerNamespace, WorkerProcess
 from tests.renders.likeness_world import build_likeness_world
 from tests.renders.likeness_world import draft_files as _files
+from tests.renders.test_broker_outage import broker_unreachable
 
 # Short limits: the soft limit fails a render, the hard one kills its process; settings
 # raise the visibility timeout to the hard limit + 5 s (here 25 s).
@@ -113,6 +116,30 @@ def test_a_render_reaches_rendered_with_its_drafts_as_pngs(render_worker, world)
     assert render_request.worker_id.split(":")[-1] != str(render_worker.process.pid)  # a child
     assert render_request.render_decision.outcome == "allow"
     assert _drafts_used(world) == 2
+
+
+@worker_test
+def test_a_render_queued_while_the_broker_was_down_is_rendered_once_sent_again(
+    render_worker, world, caplog
+):
+    # Given a submission made while the broker refused every connection.
+    with broker_unreachable(), caplog.at_level("WARNING", logger="rightsdesk.renders.services"):
+        render_request = world.submit(num_drafts=1, width=64, height=64, steps=4)
+    assert render_request.status == RequestStatus.QUEUED
+    assert "its task was not sent" in caplog.text
+    time.sleep(0.5)
+    assert RenderRequest.objects.get(pk=render_request.pk).status == RequestStatus.QUEUED
+
+    # When the sweeper comes by after the period (before it, it leaves the request alone).
+    period = timedelta(minutes=10)
+    assert render_request_resend_queued(unsent_after=period) == []
+    later = timezone.now() + period + timedelta(seconds=1)
+    assert render_request_resend_queued(unsent_after=period, now=later) == [render_request.pk]
+
+    # Then the worker renders it, once.
+    render_request = _wait_status(render_request.pk, render_worker, RequestStatus.RENDERED)
+    _assert_one_set_of_pngs(render_request, 1, 64)
+    assert _drafts_used(world) == 1
 
 
 @worker_test
