@@ -38,6 +38,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from generation.model_id import BaseModelIdError, base_model_id
 from generation.spec import MAX_TRAIN_RESOLUTION, TrainSpec
@@ -110,6 +111,7 @@ FAILURE_BASE_MODEL_MISMATCH = "base_model_mismatch"
 FAILURE_DATA_KEY_DESTROYED = "data_key_destroyed"
 FAILURE_TIME_LIMIT = "training_time_limit"
 FAILURE_ERROR = "training_error"
+FAILURE_NOT_QUEUED = "broker_unavailable"
 
 
 # Who may do what
@@ -362,9 +364,22 @@ def _likeness_create(
 
 
 def _enqueue_training(likeness_id: int) -> None:
+    """Send the training task of a committed likeness. A broker that cannot be reached
+    (after kombu's retries) fails the training (``broker_unavailable``, its fee reservation
+    voided) so that it can be asked for again, rather than answering a stored request with
+    a 500 and leaving the likeness ``training`` with no task to train it. Not sent again
+    later: a second message for a training that is running would train it twice."""
     from rightsdesk.talent.tasks import train_likeness_task
 
-    train_likeness_task.delay(likeness_id)
+    try:
+        train_likeness_task.delay(likeness_id)
+    except (KombuError, OSError):
+        logger.warning(
+            "likeness %s: its training task was not sent (broker unreachable)",
+            likeness_id,
+            exc_info=True,
+        )
+        likeness_training_fail(likeness_id=likeness_id, reasons=[FAILURE_NOT_QUEUED])
 
 
 # The worker's side (called by train_likeness_task only)

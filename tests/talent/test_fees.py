@@ -221,3 +221,28 @@ def test_a_session_commissioned_through_the_api_carries_its_fees(world, as_user)
     assert made.json()["agreement"] == str(agreement.public_id)
     assert made.json()["capture_fee_minor"] == CAPTURE_FEE
     assert without.status_code == 400 and without.json()["code"] == "validation_error"
+
+
+def test_a_training_the_broker_cannot_take_fails_and_gives_its_fee_back(
+    world, django_capture_on_commit_callbacks, caplog
+):
+    from tests.renders.test_broker_outage import broker_unreachable
+
+    fund(world, 10_000_000)
+    session = commissioned_session(world)
+    give_train_consent(talent=world.talent_a, base_model=_base_model())
+
+    with (
+        broker_unreachable(),
+        caplog.at_level("WARNING", logger="rightsdesk.talent.training"),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        likeness = likeness_training_start(session=session, actor=world.users["agent"], **QUICK)
+
+    assert len(callbacks) == 1  # the send was tried, after the commit, and did not raise
+    likeness.refresh_from_db()
+    assert (likeness.status, likeness.failure_reasons) == ("failed", ["broker_unavailable"])
+    held = Reservation.objects.get(kind="training", reference=f"likeness:{likeness.public_id}")
+    assert held.status == "voided"
+    assert "its training task was not sent (broker unreachable)" in caplog.text
+    assert problems() == []
