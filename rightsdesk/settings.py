@@ -363,7 +363,7 @@ RIGHTSDESK_RENDER_STALE_SECONDS = env_int("RIGHTSDESK_RENDER_STALE_SECONDS", 300
 RIGHTSDESK_RENDER_MAX_REQUEUES = env_int("RIGHTSDESK_RENDER_MAX_REQUEUES", 2)
 # A request left queued this long has its task sent again by the sweeper (the broker
 # refused the send, or the web process died between its commit and its send).
-RIGHTSDESK_RENDER_RESEND_QUEUED_SECONDS = env_int("RIGHTSDESK_RENDER_RESEND_QUEUED_SECONDS", 600)
+RIGHTSDESK_RENDER_RESEND_QUEUED_SECONDS = env_int("RIGHTSDESK_RENDER_RESEND_QUEUED_SECONDS", 1800)
 # How long an approved request's drafts hold their usage-fee reservations: a draft not
 # released by then expires and its reservation is voided.
 RIGHTSDESK_DRAFT_LIFETIME_DAYS = env_int("RIGHTSDESK_DRAFT_LIFETIME_DAYS", 30)

@@ -805,7 +805,7 @@ def _send_render_task(render_request_id: int) -> bool:
 
 
 def render_request_resend_queued(
-    *, unsent_after: timedelta, now: datetime | None = None, limit: int = 500
+    *, unsent_after: timedelta, now: datetime | None = None, limit: int = 200
 ) -> list[int]:
     """Send again the task of requests left ``queued`` for ``unsent_after``: a send the
     broker refused, or a web process that died between its commit and its send. A request
