@@ -106,7 +106,7 @@ def signing_credential_install(
             "not_after": credential.not_after.isoformat(),
         },
     )
-    transaction.on_commit(manifests.forget_reading_context)
+    transaction.on_commit(manifests.forget_reading_context, robust=True)
     return credential
 
 
@@ -440,7 +440,8 @@ def provenance_discard(*, asset_references: list[str], reason: str) -> int:
         )
         record.delete()
         storage = record.signed_file.storage
-        transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
+        # Best effort after the commit: a file that cannot be deleted is logged, not a 500.
+        transaction.on_commit(lambda name=name, storage=storage: storage.delete(name), robust=True)
     return len(records)
 
 

@@ -854,7 +854,7 @@ def render_request_end(
     render_request_transition(
         render_request=render_request, to=to, actor=actor, reason=reason, payload=payload
     )
-    transaction.on_commit(partial(discard_unreferenced_files, render_request.public_id))
+    _discard_files_after_commit(render_request.public_id)
     return render_request
 
 
@@ -885,6 +885,18 @@ def render_request_end_by_system(*, render_request_id: int, to: str, reason: str
             return False
         render_request_end(render_request=render_request, to=to, actor=None, reason=reason)
     return True
+
+
+def _discard_files_after_commit(public_id: UUID) -> None:
+    """``discard_unreferenced_files`` after the commit, best effort: an I/O error is logged
+    (``robust``), never made the answer to a change that is stored; the files stay
+    unreferenced, nothing else. A named function: Django's robust hook logs the callable's
+    ``__qualname__``, which a ``partial`` lacks (its logging then raises)."""
+
+    def discard_files() -> None:
+        discard_unreferenced_files(public_id)
+
+    transaction.on_commit(discard_files, robust=True)
 
 
 def asset_folder(public_id: UUID) -> str:
@@ -1249,7 +1261,7 @@ def _requeue(render_request: RenderRequest) -> None:
     )
     render_request.refresh_from_db(fields=["requeue_count"])
     public_id = render_request.public_id
-    transaction.on_commit(partial(discard_unreferenced_files, public_id))
+    _discard_files_after_commit(public_id)
     transaction.on_commit(partial(_send_render_task, render_request.pk))
 
 

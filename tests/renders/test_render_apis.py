@@ -145,3 +145,36 @@ def test_a_status_read_lists_the_drafts_by_index_and_the_licences(gate_world, as
         (1, 41, 64),
     ]
     assert all(len(a["public_id"]) == 36 for a in body["assets"])
+
+
+def test_a_cleanup_that_fails_after_the_commit_does_not_fail_the_cancel(
+    gate_world, as_user, django_capture_on_commit_callbacks, caplog
+):
+    import subprocess
+    from pathlib import Path
+
+    from django.core.files.storage import default_storage
+
+    from rightsdesk.renders.services import asset_folder
+
+    created = as_user(gate_world.manager).post(URL, _body(gate_world), format="json").json()
+    # A file the cleanup cannot delete, for real: an immutable one (root included).
+    stray = Path(default_storage.path(f"{asset_folder(created['public_id'])}/stray.png"))
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"x")
+    if subprocess.run(["chattr", "+i", str(stray)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this filesystem")
+    try:
+        with (
+            django_capture_on_commit_callbacks(execute=True) as callbacks,
+            caplog.at_level("ERROR"),
+        ):
+            response = as_user(gate_world.manager).post(f"{URL}{created['public_id']}/cancel/")
+    finally:
+        subprocess.run(["chattr", "-i", str(stray)], check=True)
+
+    assert len(callbacks) == 1
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    assert RenderRequest.objects.get(public_id=created["public_id"]).status == "cancelled"
+    assert "discard_unreferenced_files" in caplog.text  # logged, with the error
+    assert stray.exists()
