@@ -19,8 +19,9 @@ from rightsdesk.renders.services import render_request_resend_queued
 from rightsdesk.renders.states import RequestStatus
 from rightsdesk.renders.tasks import render_request_task, sweep_stale_renders_task
 from tests.celery_worker import WorkerNamespace, _reset_publisher
-from tests.consent.gate_world import BRIEF, build_gate_world
+from tests.consent.gate_world import build_gate_world
 from tests.factories import RenderRequestFactory
+from tests.renders.test_render_apis import _body as submission_body
 
 URL = "/api/v1/render-requests/"
 PERIOD = timedelta(minutes=10)
@@ -67,18 +68,7 @@ def published_render_tasks():
 
 
 def _body(world) -> dict:
-    return {
-        "licences": [str(world.x.licence.public_id)],
-        "brief": BRIEF,
-        "width": 64,
-        "height": 64,
-        "steps": 4,
-        "seed": 5,
-        "num_drafts": 1,
-        "territory": "FR",
-        "medium": "paid_social",
-        "idempotency_key": "outage-1",
-    }
+    return submission_body(world, num_drafts=1, idempotency_key="outage-1")
 
 
 @pytest.mark.django_db
