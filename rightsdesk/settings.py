@@ -295,6 +295,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "rightsdesk.licensing.tasks.licences_expire_task",
         "schedule": crontab(hour=2, minute=10),
     },
+    # Trainings nothing touched for the hard limit plus a day lost their task: failed.
+    "fail-lost-trainings": {
+        "task": "rightsdesk.talent.tasks.trainings_fail_lost_task",
+        "schedule": 600.0,
+    },
     "sweep-stale-renders": {
         "task": "rightsdesk.renders.tasks.sweep_stale_renders_task",
         "schedule": 60.0,

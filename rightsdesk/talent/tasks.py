@@ -43,3 +43,9 @@ def train_likeness_task(likeness_id: int) -> str:
         logger.exception("training likeness %s failed", likeness_id)
         training.likeness_training_fail(likeness_id=likeness_id, reasons=[training.FAILURE_ERROR])
     return training.Status.FAILED
+
+
+@shared_task(ignore_result=True)
+def trainings_fail_lost_task() -> int:
+    """Fail the trainings whose task was lost (celery beat); idempotent."""
+    return len(training.likeness_trainings_fail_lost())

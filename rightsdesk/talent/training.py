@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -112,6 +112,7 @@ FAILURE_DATA_KEY_DESTROYED = "data_key_destroyed"
 FAILURE_TIME_LIMIT = "training_time_limit"
 FAILURE_ERROR = "training_error"
 FAILURE_NOT_QUEUED = "broker_unavailable"
+FAILURE_LOST = "training_lost"
 
 
 # Who may do what
@@ -747,6 +748,27 @@ def likeness_training_fail(
             payload={"reasons": list(reasons), "gate_decision": gate_decision},
         )
     return bool(updated)
+
+
+def likeness_trainings_fail_lost(*, now: datetime | None = None) -> list[int]:
+    """Fail (``training_lost``) the trainings nothing has touched for the longest a
+    training may run (RIGHTSDESK_TRAINING_HARD_LIMIT_S) plus a day, the lifetime of their
+    fee reservations. A running training writes its progress every PROGRESS_INTERVAL_S and
+    is killed at the hard limit, so none of these is running; one that starts just as it
+    is failed finds it so at its first progress write and stops (``_Progress``). Their task
+    was lost (a worker killed outright on the file broker, a purged queue) or reached no
+    worker in a day. Failed, they can be asked for again; they are not resent, since a
+    second message for a training that was running after all would train it twice.
+    Returns their ids."""
+    cutoff = (now or timezone.now()) - timedelta(
+        seconds=settings.RIGHTSDESK_TRAINING_HARD_LIMIT_S, days=1
+    )
+    lost = list(
+        LikenessVersion.objects.filter(status=Status.TRAINING, updated_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return [pk for pk in lost if likeness_training_fail(likeness_id=pk, reasons=[FAILURE_LOST])]
 
 
 # The talent's sign-off

@@ -246,3 +246,42 @@ def test_a_training_the_broker_cannot_take_fails_and_gives_its_fee_back(
     assert held.status == "voided"
     assert "its training task was not sent (broker unreachable)" in caplog.text
     assert problems() == []
+
+
+def test_a_training_untouched_past_the_hard_limit_and_a_day_is_failed_as_lost(
+    world, django_capture_on_commit_callbacks, settings
+):
+    from datetime import timedelta
+
+    from rightsdesk.talent.tasks import trainings_fail_lost_task
+    from rightsdesk.talent.training import likeness_trainings_fail_lost
+
+    fund(world, 10_000_000)
+    session = commissioned_session(world)
+    give_train_consent(talent=world.talent_a, base_model=_base_model())
+    agent = world.users["agent"]
+    with django_capture_on_commit_callbacks():  # no task is sent: it is "lost"
+        lost = likeness_training_start(session=session, actor=agent, **QUICK)
+        running = likeness_training_start(session=session, actor=agent, **QUICK)
+    limit = timedelta(seconds=settings.RIGHTSDESK_TRAINING_HARD_LIMIT_S, days=1)
+    now = timezone.now()
+    LikenessVersion.objects.filter(pk=lost.pk).update(updated_at=now - limit - timedelta(minutes=1))
+    # The other wrote its progress a moment ago (as a running training does).
+    LikenessVersion.objects.filter(pk=running.pk).update(updated_at=now - limit / 2)
+
+    assert likeness_trainings_fail_lost(now=now) == [lost.pk]
+    assert likeness_trainings_fail_lost(now=now) == []  # once
+    assert trainings_fail_lost_task() == 0
+
+    lost.refresh_from_db()
+    running.refresh_from_db()
+    assert (lost.status, lost.failure_reasons) == ("failed", ["training_lost"])
+    assert running.status == "training"
+    statuses = dict(Reservation.objects.filter(kind="training").values_list("reference", "status"))
+    assert statuses == {
+        f"likeness:{lost.public_id}": "voided",
+        f"likeness:{running.public_id}": "pending",
+    }
+    assert problems() == []
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert trainings_fail_lost_task.name in scheduled
