@@ -6,48 +6,23 @@ The outage is real: the application's Celery connections point at a closed port,
 connects, is refused, retries by its policy and gives up."""
 
 import contextlib
-import os
 from datetime import timedelta
 
 import pytest
 from celery.signals import after_task_publish
 from django.utils import timezone
 
-from rightsdesk.celery import app as celery_app
 from rightsdesk.renders.models import RenderRequest
 from rightsdesk.renders.services import render_request_resend_queued
 from rightsdesk.renders.states import RequestStatus
 from rightsdesk.renders.tasks import render_request_task, sweep_stale_renders_task
-from tests.celery_worker import WorkerNamespace, _reset_publisher
+from tests.celery_worker import WorkerNamespace, broker_unreachable
 from tests.consent.gate_world import build_gate_world
 from tests.factories import RenderRequestFactory
 from tests.renders.test_render_apis import _body as submission_body
 
 URL = "/api/v1/render-requests/"
 PERIOD = timedelta(minutes=10)
-
-
-@contextlib.contextmanager
-def broker_unreachable():
-    # Celery reads CELERY_BROKER_URL from the environment before its configuration, and a
-    # write URL (WorkerNamespace sets one) before the broker URL.
-    conf, closed = celery_app.conf, "redis://127.0.0.1:9/0"
-    keys = ("broker_url", "broker_write_url", "broker_transport")
-    saved_env, saved = os.environ.get("CELERY_BROKER_URL"), {key: conf[key] for key in keys}
-    _reset_publisher()
-    os.environ["CELERY_BROKER_URL"] = closed
-    # No transport named: the file broker's, where it is configured, would take the URL.
-    conf.update(broker_url=closed, broker_write_url=closed, broker_transport=None)
-    try:
-        assert celery_app.connection_for_write().as_uri() == "redis://:**@127.0.0.1:9/0"
-        yield
-    finally:
-        if saved_env is None:
-            del os.environ["CELERY_BROKER_URL"]
-        else:
-            os.environ["CELERY_BROKER_URL"] = saved_env
-        conf.update(saved)
-        _reset_publisher()
 
 
 @contextlib.contextmanager

@@ -29,10 +29,9 @@ from rightsdesk.renders.services import (
 )
 from rightsdesk.renders.states import RequestStatus
 from rightsdesk.renders.tasks import render_request_task
-from tests.celery_worker import WorkerNamespace, WorkerProcess
+from tests.celery_worker import WorkerNamespace, WorkerProcess, broker_unreachable
 from tests.renders.likeness_world import build_likeness_world
 from tests.renders.likeness_world import draft_files as _files
-from tests.renders.test_broker_outage import broker_unreachable
 
 # Short limits: the soft limit fails a render, the hard one kills its process; settings
 # raise the visibility timeout to the hard limit + 5 s (here 25 s).

@@ -226,7 +226,7 @@ def test_a_session_commissioned_through_the_api_carries_its_fees(world, as_user)
 def test_a_training_the_broker_cannot_take_fails_and_gives_its_fee_back(
     world, django_capture_on_commit_callbacks, caplog
 ):
-    from tests.renders.test_broker_outage import broker_unreachable
+    from tests.celery_worker import broker_unreachable
 
     fund(world, 10_000_000)
     session = commissioned_session(world)
