@@ -387,14 +387,53 @@ def scripts(world: dict, read_ids: list[str], run: str, licences: int) -> dict[s
     }
 
 
-def run_wrk(args, tmp: Path, port: int, name: str, spec: tuple, seconds: int, tag: str) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (Linux ``/proc``); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_processes(server_pid: int) -> dict[str, list[int]]:
+    """The gunicorn master and workers, and the PostgreSQL backends of the bench's
+    database (a backend's process title names its database)."""
+    found: dict[str, list[int]] = {"server": [server_pid], "postgres": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == server_pid:
+            found["server"].append(int(entry.name))
+        elif title.startswith("postgres: ") and f" {BENCH_DB} " in title:
+            found["postgres"].append(int(entry.name))
+    return found
+
+
+def cpu_used(server_pid: int) -> dict[str, float]:
+    return {
+        kind: sum(_cpu_seconds(pid) for pid in pids)
+        for kind, pids in server_processes(server_pid).items()
+    }
+
+
+def run_wrk(
+    args, tmp: Path, port: int, name: str, spec: tuple, seconds: int, tag: str, server_pid: int
+) -> dict:
     body, values, expected = spec
     out = tmp / f"{name}-{tag}.json"
     script = write_script(tmp, f"{name}-{tag}", body, out, PHASE=lua_string(tag), **values)
     command = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections)]
     command += ["-d", f"{seconds}s", "--timeout", "5s", "-s", str(script)]
     command += [f"http://127.0.0.1:{port}"]
+    before = cpu_used(server_pid)
     finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    after = cpu_used(server_pid)
     if finished.returncode != 0 or not out.exists():
         raise SystemExit(f"wrk failed ({finished.returncode}):\n{finished.stderr[-3000:]}")
     result = json.loads(out.read_text())
@@ -403,6 +442,12 @@ def run_wrk(args, tmp: Path, port: int, name: str, spec: tuple, seconds: int, ta
     wrong = sum(n for status, n in result["statuses"].items() if int(status) != expected)
     socket_errors = sum(v for k, v in result["errors"].items() if k != "status")
     result["error_count"] = wrong + socket_errors
+    # Connections opened during the run are counted whole, closed ones not at all: the
+    # server keeps its connections, so both are rare.
+    result["cpu_ms"] = {
+        kind: 1000 * (after[kind] - before.get(kind, 0.0)) / max(result["requests"], 1)
+        for kind in after
+    }
     return result
 
 
@@ -460,6 +505,10 @@ def report(name: str, result: dict) -> None:
         f"p99 {result['p99_us'] / 1000:6.1f} ms  max {result['max_us'] / 1000:7.1f} ms  "
         f"errors {result['error_count']}  ({result['requests']} requests; {statuses})"
     )
+    cpu = result["cpu_ms"]
+    print(
+        f"{'':<7} CPU per request: server {cpu['server']:.2f} ms, postgres {cpu['postgres']:.2f} ms"
+    )
 
 
 def run(args: argparse.Namespace, tmp: Path) -> None:
@@ -498,9 +547,11 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         specs = scripts(world, read_ids, run_id, args.licences)
         results, created = {}, []
         for name in args.only or ["health", "submit", "read"]:
-            warm = run_wrk(args, tmp, port, name, specs[name], args.warmup, "warmup")
+            warm = run_wrk(args, tmp, port, name, specs[name], args.warmup, "warmup", server.pid)
             created += warm["created"]
-            results[name] = run_wrk(args, tmp, port, name, specs[name], args.duration, "run")
+            results[name] = run_wrk(
+                args, tmp, port, name, specs[name], args.duration, "run", server.pid
+            )
             created += results[name]["created"]
             report(name, results[name])
     finally:

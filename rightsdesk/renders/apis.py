@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rightsdesk.api.errors import ErrorSerializer
+from rightsdesk.api.plain_input import validated
 from rightsdesk.core import rawsql
-from rightsdesk.core.errors import ValidationFailed
 from rightsdesk.core.vocab import MEDIA
 from rightsdesk.licensing.models import Licence
 from rightsdesk.renders.models import (
@@ -115,10 +115,7 @@ class RenderRequestCreateApi(APIView):
         responses={201: RenderRequestOutputSerializer, 409: ErrorSerializer, **_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        if not serializer.is_valid():
-            raise ValidationFailed(fields=serializer.errors)
-        data = serializer.validated_data
+        data = validated(self.InputSerializer, request.data)
         render_request = render_request_submit(
             requester=request.user,
             licences=data["licences"],
