@@ -19,22 +19,26 @@ up), with a Lua script written to the temporary folder:
 - ``GET /api/v1/render-requests/{id}/`` over requests made beforehand (expected 200).
 
 For each it prints requests per second, p50 and p99 latency and errors (socket errors,
-time-outs and any answer other than the expected one). It then checks that every
-submission answered 201 is in the database, queued, exactly once. Before the load it
-counts the SQL statements of one submission, one status read and one health check
-(``CaptureQueriesContext``, through Django's test client on the same database).
+time-outs and any answer other than the expected one), and the CPU time per request of the
+server's processes and of the bench database's PostgreSQL backends (``/proc``, sampled
+every half second). It then checks that every submission answered 201 is in the
+database, queued, exactly once. Before the load it counts the SQL statements of one
+submission, one status read and one health check (``CaptureQueriesContext``, through
+Django's test client on the same database).
 
 The last line is ``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<z>``
 (p99 of the submissions; errors of all three runs). Targets on this 2-core machine: 400
 submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
 
-Server: 2 gthread workers of 4 threads by default. Measured here (stop 16, 10-30 s runs,
-the machine's speed varying by 2-3x within minutes): health 680-1,980/s, reads 550-720/s
-(160-280/s before status reads were written by hand), submissions 73-118/s (2 or 3
-workers of 2 or 4 threads alike: CPU-bound). A submission costs 10-12 ms of the server's
-CPU and 4.3-4.8 ms of PostgreSQL's, serially as under load; a status read 2.1-2.5 ms and
-0.4 ms. A submission holds its licence row for about 5 ms under 16 connections (its
-drafts, its budget reservation and its audit append, then COMMIT).
+Server: 2 gthread workers of 4 threads by default. Measured here (stop 17, 30 s runs, a
+machine ~3x faster than stop 16's, which still varied by 2x within minutes): health
+4,090-4,360/s, reads 700-1,420/s, submissions 222-254/s with p99 105-125 ms, against
+185-208/s for stop 16's code in alternate runs. A submission costs 4.1-4.8 ms of the
+server's CPU (5.1-5.3 ms before: the input read straight from the serializer's fields,
+timestamps through psycopg's compiled loader) and 2.7-3.1 ms of PostgreSQL's; a status read
+1.1 ms and 0.24 ms; a health check 0.4 ms and 0.04 ms. 2 or 3 workers, 1 to 4 threads,
+or sync workers: within noise (CPU-bound). Stop 16, on the slower machine: submissions
+73-118/s, 10-12 ms of server CPU each.
 
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
@@ -51,6 +55,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -415,11 +420,40 @@ def server_processes(server_pid: int) -> dict[str, list[int]]:
     return found
 
 
-def cpu_used(server_pid: int) -> dict[str, float]:
-    return {
-        kind: sum(_cpu_seconds(pid) for pid in pids)
-        for kind, pids in server_processes(server_pid).items()
-    }
+class CpuMeter:
+    """CPU time the server's processes and the bench database's backends use while wrk
+    runs, sampled every half second: a backend that exits meanwhile (connections live
+    ``CONN_MAX_AGE`` seconds) is counted up to its last sample, one that starts from zero."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.stop = threading.Event()
+        self.sample(start=True)
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def sample(self, *, start: bool = False) -> None:
+        for kind, pids in server_processes(self.server_pid).items():
+            for pid in pids:
+                used = _cpu_seconds(pid)
+                if used:
+                    self.first.setdefault((kind, pid), used if start else 0.0)
+                    self.last[(kind, pid)] = used
+
+    def loop(self) -> None:
+        while not self.stop.wait(0.5):
+            self.sample()
+
+    def finish(self) -> dict[str, float]:
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+        used: dict[str, float] = {"server": 0.0, "postgres": 0.0}
+        for (kind, pid), last in self.last.items():
+            used[kind] += last - self.first[(kind, pid)]
+        return used
 
 
 def run_wrk(
@@ -431,9 +465,9 @@ def run_wrk(
     command = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections)]
     command += ["-d", f"{seconds}s", "--timeout", "5s", "-s", str(script)]
     command += [f"http://127.0.0.1:{port}"]
-    before = cpu_used(server_pid)
+    meter = CpuMeter(server_pid)
     finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    after = cpu_used(server_pid)
+    used = meter.finish()
     if finished.returncode != 0 or not out.exists():
         raise SystemExit(f"wrk failed ({finished.returncode}):\n{finished.stderr[-3000:]}")
     result = json.loads(out.read_text())
@@ -442,11 +476,8 @@ def run_wrk(
     wrong = sum(n for status, n in result["statuses"].items() if int(status) != expected)
     socket_errors = sum(v for k, v in result["errors"].items() if k != "status")
     result["error_count"] = wrong + socket_errors
-    # Connections opened during the run are counted whole, closed ones not at all: the
-    # server keeps its connections, so both are rare.
     result["cpu_ms"] = {
-        kind: 1000 * (after[kind] - before.get(kind, 0.0)) / max(result["requests"], 1)
-        for kind in after
+        kind: 1000 * seconds / max(result["requests"], 1) for kind, seconds in used.items()
     }
     return result
 
