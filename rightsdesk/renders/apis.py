@@ -12,20 +12,19 @@ from rest_framework.views import APIView
 
 from rightsdesk.api.errors import ErrorSerializer
 from rightsdesk.api.plain_input import validated
-from rightsdesk.core import rawsql
 from rightsdesk.core.vocab import MEDIA
-from rightsdesk.licensing.models import Licence
 from rightsdesk.renders.models import (
     MAX_DRAFTS,
     MAX_SEED,
     MAX_SIDE,
     MAX_STEPS,
     MIN_SIDE,
-    Asset,
     RenderRequest,
-    RenderRequestLicence,
 )
-from rightsdesk.renders.selectors import render_request_get_visible_to
+from rightsdesk.renders.selectors import (
+    render_request_get_visible_to,
+    render_request_licences_and_drafts,
+)
 from rightsdesk.renders.services import render_request_cancel, render_request_submit
 
 _ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
@@ -160,28 +159,6 @@ class RenderRequestCancelApi(APIView):
         return Response(_output(render_request))
 
 
-def _licences_and_assets(render_request_id: int) -> tuple[list[str], list[dict]]:
-    """A request's licence ids (in the order they were linked) and its drafts as the
-    output shows them (by index). Written by hand (``rawsql``): through the ORM, compiling
-    the two reads cost more CPU than a status read's statements (bench/api_load.py)."""
-    licences = rawsql.fetch(
-        f"SELECT l.public_id FROM {RenderRequestLicence._meta.db_table} rl "  # noqa: S608 - names from the model
-        f"JOIN {Licence._meta.db_table} l ON l.id = rl.licence_id "
-        "WHERE rl.render_request_id = %s ORDER BY rl.id",
-        [render_request_id],
-    )
-    cols = rawsql.columns(Asset, "a", names=_AssetSerializer.Meta.output_fields)
-    assets = rawsql.fetch(
-        f"SELECT {cols.sql} FROM {Asset._meta.db_table} a "  # noqa: S608 - names from the model
-        'WHERE a.render_request_id = %s ORDER BY a."index"',
-        [render_request_id],
-    )
-    return (
-        [str(rawsql.converted(Licence, "public_id", row[0])) for row in licences],
-        [dict(zip(cols.attnames, rawsql.values(cols, row), strict=True)) for row in assets],
-    )
-
-
 # The same instance DRF's output uses, so dates read exactly as the serializer writes them.
 _DATETIME = serializers.DateTimeField()
 
@@ -210,7 +187,9 @@ def _output(render_request: RenderRequest, *, reload: bool = True) -> dict:
                 "reasons": decision.reasons,
                 "obligations": decision.obligations,
             }
-        licences, assets = _licences_and_assets(row.pk)
+        licences, assets = render_request_licences_and_drafts(
+            row.pk, asset_fields=_AssetSerializer.Meta.output_fields
+        )
     return {
         "public_id": str(row.public_id),
         "status": row.status,
