@@ -114,7 +114,16 @@ def _query_json(query: GateQuery) -> dict:
 
 
 def _store(query: GateQuery, decision: Decision) -> Decision:
-    row = GateDecision(
+    row = decision_row(query, decision)
+    rawsql.insert(row)  # every use asks the gate: the ORM's save cost more than the insert
+    return recorded(decision, row)
+
+
+def decision_row(query: GateQuery, decision: Decision) -> GateDecision:
+    """The row ``record`` stores for ``decide``'s ``decision``, unsaved: for a caller that
+    writes it in one statement with its own rows (``rawsql.insert_linked``), then takes
+    ``recorded(decision, row)`` as the stored decision."""
+    return GateDecision(
         created_at=timezone.now(),
         action=str(query.action)[:16],
         outcome=decision.outcome,
@@ -123,7 +132,12 @@ def _store(query: GateQuery, decision: Decision) -> Decision:
         query=_query_json(query),
         subject_reference=str(query.subject_reference)[:80],
     )
-    rawsql.insert(row)  # every use asks the gate: the ORM's save cost more than the insert
+
+
+def recorded(decision: Decision, row: GateDecision) -> Decision:
+    """``decision`` as stored in ``row`` (written: it has its key)."""
+    if row.pk is None:
+        raise ValueError("the decision's row was not written")
     return Decision(
         outcome=decision.outcome,
         reasons=decision.reasons,

@@ -168,6 +168,97 @@ def insert(obj: Model, *, skip_conflicts: bool = False) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Linked:
+    """A row for ``insert_linked``: ``obj``, whose foreign keys named in ``refs`` (field
+    name -> position in the same call) take the keys of rows inserted before it."""
+
+    obj: Model
+    refs: tuple[tuple[str, int], ...] = ()
+    skip_conflicts: bool = False
+
+
+def insert_linked(*rows: Linked) -> list[bool]:
+    """Insert rows that point at one another, as ``insert`` each in turn would, and set
+    their keys; whether each was written. A row skipped for a conflict leaves the rows
+    that point at it unwritten too. On PostgreSQL it is one statement (each insert a
+    data-modifying ``WITH``, the next selecting the key it returned): one round trip
+    instead of one per row. SQLite has no such ``WITH``: one insert per row there."""
+    if connection.vendor != "postgresql":
+        return _insert_linked_one_by_one(*rows)
+    sql, fields = _linked_sql(tuple((type(row.obj), row.refs, row.skip_conflicts) for row in rows))
+    params = [
+        field.get_db_prep_save(field.pre_save(row.obj, True), connection)
+        for row, own in zip(rows, fields, strict=True)
+        for field in own  # every field but the primary key and the linked ones
+    ]
+    keys = fetch(sql, params)[0]
+    written = []
+    for row, key in zip(rows, keys, strict=True):
+        if key is not None:
+            for name, index in row.refs:
+                setattr(row.obj, row.obj._meta.get_field(name).attname, keys[index])
+            row.obj.pk = key
+            row.obj._state.adding = False
+            row.obj._state.db = connection.alias
+        written.append(key is not None)
+    return written
+
+
+def _insert_linked_one_by_one(*rows: Linked) -> list[bool]:
+    written: list[bool] = []
+    for row in rows:
+        if not all(written[index] for _, index in row.refs):
+            written.append(False)
+            continue
+        for name, index in row.refs:
+            setattr(row.obj, row.obj._meta.get_field(name).attname, rows[index].obj.pk)
+        written.append(insert(row.obj, skip_conflicts=row.skip_conflicts))
+    return written
+
+
+@cache
+def _linked_sql(shape: tuple) -> tuple[str, tuple[tuple[Any, ...], ...]]:
+    """The statement for rows of ``shape`` ((model, refs, skip_conflicts) each) and, per
+    row, the fields its parameters are, in order."""
+    quote = connection.ops.quote_name
+    parts, fields = [], []
+    for position, (model, refs, skip_conflicts) in enumerate(shape):
+        meta, linked = model._meta, dict(refs)
+        if any(index >= position for index in linked.values()):
+            raise ValueError("a row can only point at rows before it")
+        own = [
+            f
+            for f in meta.concrete_fields
+            if not (f.primary_key and f.db_returning) and f.name not in linked
+        ]
+        columns_sql = ", ".join(quote(f.column) for f in [*own, *map(meta.get_field, linked)])
+        # Typed placeholders: a SELECT's untyped parameters would be read as text, which
+        # is not assignable to every column. Character columns are cast to text, not to
+        # their varchar(n), which would cut an over-long value instead of refusing it.
+        selected = [f"%s::{_cast_type(f)}" for f in own]
+        selected += [f"i{index}.{quote('id')}" for index in linked.values()]
+        sources = ", ".join(f"i{index}" for index in sorted(set(linked.values())))
+        body = (
+            f"SELECT {', '.join(selected)} FROM {sources}"  # noqa: S608 - names from the model
+            if sources
+            else f"VALUES ({', '.join(['%s'] * len(own))})"
+        )
+        parts.append(
+            f"i{position} AS (INSERT INTO {quote(meta.db_table)} ({columns_sql}) {body}"  # noqa: S608 - names from the model
+            + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
+            + f" RETURNING {quote(meta.pk.column)} AS {quote('id')})"
+        )
+        fields.append(tuple(own))
+    keys = ", ".join(f"(SELECT {quote('id')} FROM i{n})" for n in range(len(shape)))  # noqa: S608
+    return f"WITH {', '.join(parts)} SELECT {keys}", tuple(fields)
+
+
+def _cast_type(field) -> str:
+    db_type = field.db_type(connection)
+    return "text" if db_type.startswith("varchar") else db_type
+
+
 def update(model: type[Model], changes: dict[str, Any], where: dict[str, Any]) -> int:
     """``UPDATE`` the rows of ``model`` matching every ``where`` (a None is ``IS NULL``)
     with ``changes``, as ``filter(**where).update(**changes)`` writes plain values (not

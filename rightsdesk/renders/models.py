@@ -33,8 +33,14 @@ class RenderRequest(TimeStampedModel):
         related_name="render_requests",
         limit_choices_to={"kind": Organization.Kind.BRAND},
     )
+    # No index of its own: the unique (requester, idempotency_key) index leads with it. With
+    # both, PostgreSQL's cached plan for a submission's key probe took this one and filtered
+    # every earlier request of the requester on each submission (bench/api_load.py).
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="render_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="render_requests",
+        db_index=False,
     )
     # The one likeness rendered (generation renders one likeness per image); the licences
     # are in RenderRequestLicence, one per talent. Null only for a request denied because

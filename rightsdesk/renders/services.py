@@ -43,7 +43,7 @@ from rightsdesk.audit.services import (
     audit_deferred_mark,
     audit_record,
 )
-from rightsdesk.consent.gate import decide, evaluate, record
+from rightsdesk.consent.gate import decide, decision_row, evaluate, recorded
 from rightsdesk.consent.gate_types import ALLOW, DENY, RENDER, Decision, GateQuery, Obligation
 from rightsdesk.consent.models import ConsentKind, GateDecision
 from rightsdesk.consent.selectors import creation_consent_in_force
@@ -444,12 +444,13 @@ def render_request_submit(
         idempotency_key=idempotency_key or None,
     )
     # The gate is asked before the row is written (it names the request by its public id),
-    # so the request is inserted once, with its decision and the spec hash it allowed.
+    # so the request is inserted once, with its decision and the spec hash it allowed; the
+    # decision's row is written in the same statement as the request's.
     query = render_request_gate_query(render_request, approvals=frozenset(), links=[link])
     decided = decide(query)
     with transaction.atomic():
         try:
-            return _create(render_request, link, submission, decision=record(query, decided))
+            return _create(render_request, link, submission, decided, decision_row(query, decided))
         except _KeyTaken:
             # A concurrent twin with the same key committed first: its request is the
             # answer. (The decision stored for this one stays, as every decision asked does.)
@@ -496,17 +497,17 @@ def _create(
     render_request: RenderRequest,
     link: RenderRequestLicence,
     submission: _Submission,
-    *,
-    decision: Decision,
+    decided: Decision,
+    decision_row: GateDecision,
 ) -> RenderRequest:
     requester, licence, likeness = render_request.requester, link.licence, link.likeness
-    render_request.decision_id = decision.decision_id
     # The row is written in the state the table leads to and one audit event records the
     # way there. An allowed request is written queued, with its drafts taken; the licence
     # and budget rows every submission under them waits for are updated after the inserts
     # and the audit chain last, so they are held for the last few statements only.
     with audit_deferred():
-        path = _submission_path(render_request, decision, [link])
+        path = _submission_path(render_request, decided, [link], decision_row=decision_row)
+        decision = recorded(decided, decision_row)
         if render_request.status == RequestStatus.QUEUED:
             refusal = _take_drafts_and_reserve(render_request, [link], actor=requester)
             if refusal:
@@ -607,11 +608,17 @@ def _ask_brief_approval(render_request: RenderRequest, link: RenderRequestLicenc
 
 
 def _submission_path(
-    render_request: RenderRequest, decision: Decision, links: list[RenderRequestLicence]
+    render_request: RenderRequest,
+    decision: Decision,
+    links: list[RenderRequestLicence],
+    *,
+    decision_row: GateDecision,
 ) -> list[str]:
     """The states a new request passes through at submission, and its row and licence rows
-    written in the last of them. An allowed one is written queued with its drafts counted
-    as taken and its draft ids and spec hash fixed; the caller then takes them."""
+    written in the last of them, in one statement with ``decision_row`` (the gate's
+    unstored ``decision``), which the request points at. An allowed one is written queued
+    with its drafts counted as taken and its draft ids and spec hash fixed; the caller
+    then takes them."""
     if decision.outcome == DENY:
         render_request.denial_reasons = decision.codes()
         path = [RequestStatus.SUBMITTED, RequestStatus.DENIED]
@@ -619,22 +626,26 @@ def _submission_path(
         path = [RequestStatus.SUBMITTED, RequestStatus.AWAITING_BRIEF_APPROVAL]
     else:
         drafts_schedule(render_request)
-        if decision.decision_id:
-            render_request.spec_sha256 = render_spec_sha256(render_request, links=links)
+        render_request.spec_sha256 = render_spec_sha256(render_request, links=links)
         for link in links:
             link.drafts_taken = render_request.num_drafts
         path = [RequestStatus.SUBMITTED, RequestStatus.APPROVED, RequestStatus.QUEUED]
     render_request.status = path[-1]
     if render_request.status in REQUEST_TERMINAL:
         render_request.finished_at = timezone.now()
-    # A twin with the same key that committed first leaves this row unwritten (no
-    # savepoint's round trips: ON CONFLICT). The only unique column besides the key is the
+    # A twin with the same key that committed first leaves this row, and so its licence
+    # rows, unwritten (no savepoint's round trips: ON CONFLICT); the decision is stored all
+    # the same, as every decision asked is. The only unique column besides the key is the
     # public id, a fresh uuid4.
-    if not rawsql.insert(render_request, skip_conflicts=True):
+    written = rawsql.insert_linked(
+        rawsql.Linked(decision_row),
+        rawsql.Linked(render_request, refs=(("decision", 0),), skip_conflicts=True),
+        *(rawsql.Linked(link, refs=(("render_request", 1),)) for link in links),
+    )
+    if not written[1]:
         raise _KeyTaken
     for link in links:
         link.render_request = render_request
-        rawsql.insert(link)
     return path
 
 

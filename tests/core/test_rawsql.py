@@ -4,15 +4,18 @@ database (the suite runs on SQLite and on PostgreSQL)."""
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import DataError, transaction
+from django.db.models.fields.files import FieldFile
 from django.forms.models import model_to_dict
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from rightsdesk.accounts.models import Organization, User
 from rightsdesk.api.authentication import token_user
+from rightsdesk.consent.models import GateDecision
 from rightsdesk.core import rawsql
-from rightsdesk.renders.models import RenderRequest
+from rightsdesk.renders.models import Asset, RenderRequest
 from rightsdesk.talent.models import LikenessVersion
 from tests.factories import OrganizationFactory, RenderRequestFactory, UserFactory
 
@@ -20,7 +23,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _fields(obj) -> dict:
-    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+    # An empty file field is None on a new instance and "" once read back, with the ORM too.
+    return {
+        f.attname: (value.name or "") if isinstance(value, FieldFile) else value
+        for f in type(obj)._meta.concrete_fields
+        for value in [getattr(obj, f.attname)]
+    }
 
 
 def test_a_row_built_by_hand_equals_the_orms():
@@ -156,3 +164,73 @@ def test_joined_splits_a_row_and_gives_none_for_an_outer_join_that_found_nothing
     assert _fields(request) == _fields(RenderRequest.objects.get(pk=made.pk))
     assert _fields(organization) == _fields(made.organization)
     assert likeness is None
+
+
+def _linked_rows(key: str = "", brief: str = "A coat in the rain"):
+    template = RenderRequestFactory()
+    decision = GateDecision(
+        created_at=timezone.now(),
+        action="render",
+        outcome="allow",
+        reasons=[],
+        obligations=[{"code": "visible_label", "params": {"texts": {"fr": "Image générée"}}}],
+        query={"brief": brief},
+        subject_reference="render_request:x",
+    )
+    request = RenderRequest(
+        organization=template.organization,
+        requester=template.requester,
+        brief=brief,
+        idempotency_key=key or None,
+        request_hash="h" if key else "",
+        draft_ids=["a"],
+    )
+    asset = Asset(index=0, seed=7)
+    rows = (
+        rawsql.Linked(decision),
+        rawsql.Linked(request, refs=(("decision", 0),), skip_conflicts=True),
+        rawsql.Linked(asset, refs=(("render_request", 1),)),
+    )
+    return template, decision, request, asset, rows
+
+
+@pytest.mark.parametrize("way", ["one statement", "one by one"])
+def test_insert_linked_writes_rows_that_point_at_one_another(way, django_assert_num_queries):
+    _, decision, request, asset, rows = _linked_rows()
+    insert = rawsql.insert_linked if way == "one statement" else rawsql._insert_linked_one_by_one
+    with django_assert_num_queries(1 if way == "one statement" else 3):
+        assert insert(*rows) == [True, True, True]
+    assert request.decision_id == decision.pk and asset.render_request_id == request.pk
+    assert not any(obj._state.adding for obj in (decision, request, asset))
+    for obj in (decision, request, asset):
+        assert _fields(type(obj).objects.get(pk=obj.pk)) == _fields(obj)
+
+
+@pytest.mark.parametrize("way", ["one statement", "one by one"])
+def test_insert_linked_skips_a_conflict_and_what_points_at_it(way):
+    first = RenderRequestFactory(idempotency_key="same", request_hash="h")
+    _, decision, request, asset, rows = _linked_rows(key="same")
+    request.requester, request.organization = first.requester, first.organization
+    insert = rawsql.insert_linked if way == "one statement" else rawsql._insert_linked_one_by_one
+    with transaction.atomic():
+        assert insert(*rows) == [True, False, False]
+        assert request.pk is None and asset.pk is None and request._state.adding
+        # The row before the conflict is written; the transaction goes on (no savepoint).
+        assert GateDecision.objects.filter(pk=decision.pk).exists()
+        assert RenderRequest.objects.filter(idempotency_key="same").count() == 1
+        assert not Asset.objects.filter(render_request__idempotency_key="same").exists()
+
+
+def test_insert_linked_refuses_an_over_long_value_instead_of_cutting_it():
+    # The linked rows' parameters are cast to their columns' types; a character column's
+    # to text, so its length is still checked on assignment, as a plain insert's is.
+    *_, rows = _linked_rows()
+    rows[1].obj.territory = "X" * 33  # max_length 32
+    with pytest.raises(DataError), transaction.atomic():
+        rawsql.insert_linked(*rows)
+
+
+def test_insert_linked_refuses_a_row_pointing_forward():
+    *_, rows = _linked_rows()
+    with pytest.raises(ValueError, match="before it"):
+        rawsql.insert_linked(rows[1], rows[0], rows[2])
