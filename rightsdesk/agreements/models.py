@@ -69,7 +69,10 @@ class AgreementVersion(TimeStampedModel):
         EXPIRED = "expired", "Expired"
         TERMINATED = "terminated", "Terminated"
 
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="versions")
+    # No index of its own: agreement_version_unique (agreement, number) leads with it.
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="versions", db_index=False
+    )
     number = models.PositiveIntegerField()
     status = models.CharField(
         max_length=24, choices=Status.choices, default=Status.AWAITING_SIGNATURES
@@ -123,8 +126,9 @@ class CategoryPolicy(models.Model):
         WITH_APPROVAL = "with_approval", "Allowed with the talent's approval"
         NEVER = "never", "Never"
 
+    # No index of its own: category_policy_unique (version, category) leads with it.
     version = models.ForeignKey(
-        AgreementVersion, on_delete=models.PROTECT, related_name="category_policies"
+        AgreementVersion, on_delete=models.PROTECT, related_name="category_policies", db_index=False
     )
     category = models.ForeignKey(Category, on_delete=models.PROTECT)
     policy = models.CharField(max_length=16, choices=Policy.choices)
@@ -154,8 +158,9 @@ class Signature(models.Model):
         PRINCIPAL = "principal", "Talent (or guardian or estate)"
         BRAND_LEGAL = "brand_legal", "Brand legal"
 
+    # No index of its own: signature_one_per_party (version, party) leads with it.
     version = models.ForeignKey(
-        AgreementVersion, on_delete=models.PROTECT, related_name="signatures"
+        AgreementVersion, on_delete=models.PROTECT, related_name="signatures", db_index=False
     )
     party = models.CharField(max_length=16, choices=Party.choices)
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)

@@ -17,7 +17,10 @@ class TimeStampedModel(models.Model):
 class Notification(TimeStampedModel):
     """An in-app notice to one user; the same text is e-mailed through Django's backend."""
 
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notices")
+    # No index of its own: the (user, read_at) index leads with it.
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="notices", db_index=False
+    )
     kind = models.CharField(max_length=64)  # e.g. "agreement.expiring"
     subject = models.CharField(max_length=200)
     body = models.TextField()

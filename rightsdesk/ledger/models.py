@@ -306,7 +306,10 @@ class Period(models.Model):
 
 
 class PeriodStatement(models.Model):
-    period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="statements")
+    # No index of its own: ledger_statement_unique (period, owner) leads with it.
+    period = models.ForeignKey(
+        Period, on_delete=models.PROTECT, related_name="statements", db_index=False
+    )
     owner = models.CharField(max_length=120)
     json_sha256 = models.CharField(max_length=64)
     csv_sha256 = models.CharField(max_length=64)

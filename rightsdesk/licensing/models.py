@@ -27,7 +27,10 @@ class Licence(TimeStampedModel):
 
     agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="licences")
     agreement_version = models.ForeignKey(AgreementVersion, on_delete=models.PROTECT)
-    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="licences")
+    # No index of its own: the (talent, status) index leads with it.
+    talent = models.ForeignKey(
+        Talent, on_delete=models.PROTECT, related_name="licences", db_index=False
+    )
     brand = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     campaign = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
@@ -103,7 +106,10 @@ class LicenceOffer(models.Model):
         EXPIRED = "expired", "Expired"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
-    licence = models.ForeignKey(Licence, on_delete=models.PROTECT, related_name="offers")
+    # No index of its own: licence_offer_sequence (licence, sequence) leads with it.
+    licence = models.ForeignKey(
+        Licence, on_delete=models.PROTECT, related_name="offers", db_index=False
+    )
     sequence = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     actor = models.ForeignKey(

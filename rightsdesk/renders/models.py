@@ -163,8 +163,9 @@ class RenderRequestLicence(models.Model):
 
     # CASCADE would let a request take its licence links with it; requests are never
     # deleted, and the licence, talent and likeness are evidence: PROTECT throughout.
+    # No index of its own: the unique (render_request, ...) pairs leads with it.
     render_request = models.ForeignKey(
-        RenderRequest, on_delete=models.PROTECT, related_name="licence_links"
+        RenderRequest, on_delete=models.PROTECT, related_name="licence_links", db_index=False
     )
     licence = models.ForeignKey("licensing.Licence", on_delete=models.PROTECT, related_name="+")
     talent = models.ForeignKey("talent.Talent", on_delete=models.PROTECT, related_name="+")
@@ -190,8 +191,9 @@ class RenderRequestLicence(models.Model):
 class Asset(TimeStampedModel):
     """One draft of a render request. Other apps refer to it only by ``reference``."""
 
+    # No index of its own: asset_index_unique (render_request, index) leads with it.
     render_request = models.ForeignKey(
-        RenderRequest, on_delete=models.PROTECT, related_name="assets"
+        RenderRequest, on_delete=models.PROTECT, related_name="assets", db_index=False
     )
     index = models.PositiveSmallIntegerField(help_text="0-based draft number within the request")
     status = models.CharField(max_length=32, choices=AssetStatus.choices, default=AssetStatus.DRAFT)

@@ -84,7 +84,10 @@ class TalentProxy(TimeStampedModel):
         GUARDIAN = "guardian", "Guardian"
         ESTATE = "estate", "Estate"
 
-    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="proxies")
+    # No index of its own: talent_proxy_unique (talent, user, kind) leads with it.
+    talent = models.ForeignKey(
+        Talent, on_delete=models.PROTECT, related_name="proxies", db_index=False
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proxy_for"
     )
@@ -167,7 +170,10 @@ class LikenessVersion(TimeStampedModel):
         REVOKED = "revoked", "Revoked"
         DESTROYED = "destroyed", "Destroyed (crypto-shredded)"
 
-    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="likenesses")
+    # No index of its own: likeness_version_unique (talent, version) leads with it.
+    talent = models.ForeignKey(
+        Talent, on_delete=models.PROTECT, related_name="likenesses", db_index=False
+    )
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.TRAINING)
     base_model = models.CharField(max_length=200, help_text="The base pipeline it was trained on")
@@ -234,7 +240,10 @@ class LikenessSample(TimeStampedModel):
     """
 
     # PROTECT: destruction certificates and the sign-off refer to what was shown.
-    likeness = models.ForeignKey(LikenessVersion, on_delete=models.PROTECT, related_name="samples")
+    # No index of its own: likeness_sample_unique (likeness, index) leads with it.
+    likeness = models.ForeignKey(
+        LikenessVersion, on_delete=models.PROTECT, related_name="samples", db_index=False
+    )
     index = models.PositiveSmallIntegerField()
     blob = models.FileField(upload_to="likeness_samples/")
     key_id = models.CharField(max_length=32)
@@ -258,7 +267,10 @@ class TalentNameGram(models.Model):
     (NFKD, accents stripped, casefolded), so that the gate finds "Zoé Durand" in a brief as
     one indexed lookup instead of scanning every talent."""
 
-    talent = models.ForeignKey(Talent, on_delete=models.CASCADE, related_name="name_grams")
+    # No index of its own: talent_gram_unique (talent, gram, source) leads with it.
+    talent = models.ForeignKey(
+        Talent, on_delete=models.CASCADE, related_name="name_grams", db_index=False
+    )
     gram = models.CharField(max_length=200, db_index=True)
     words = models.PositiveSmallIntegerField()
     source = models.CharField(max_length=16)  # legal_name or stage_name
@@ -404,7 +416,10 @@ class CaptureImage(TimeStampedModel):
     """
 
     # PROTECT: destruction certificates list the images by hash.
-    session = models.ForeignKey(CaptureSession, on_delete=models.PROTECT, related_name="images")
+    # No index of its own: capture_image_unique (session, sha256) leads with it.
+    session = models.ForeignKey(
+        CaptureSession, on_delete=models.PROTECT, related_name="images", db_index=False
+    )
     sha256 = models.CharField(max_length=64)
     blob = models.FileField(upload_to="captures/")
     key_id = models.CharField(max_length=32)
