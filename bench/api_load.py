@@ -40,6 +40,14 @@ timestamps through psycopg's compiled loader) and 2.7-3.1 ms of PostgreSQL's; a 
 or sync workers: within noise (CPU-bound). Stop 16, on the slower machine: submissions
 73-118/s, 10-12 ms of server CPU each.
 
+Stop 18, on a machine ~3x slower again (health 1,370-1,710/s), alternated with stop 17's
+code: submissions 116-117/s against 104-109/s; per submission 10.5 and 9.8 ms of server
+CPU against 10.7 and 11.1 ms, PostgreSQL 4.1 and 3.8 ms against 5.0 and 5.4 ms (10
+statements, was 12). PostgreSQL's share fell most: the key and lapse probes no longer
+filter every earlier request of the requester and every reservation of the budget (their
+cached plans had taken a foreign key's own index), and the gate's decision, the request
+and its licence rows are one statement.
+
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
         [--licences 1|2] [--only health|submit|read ...]
