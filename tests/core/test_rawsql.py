@@ -4,8 +4,9 @@ database (the suite runs on SQLite and on PostgreSQL)."""
 import uuid
 
 import pytest
-from django.db import DataError, transaction
+from django.db import DataError, IntegrityError, connection, connections, transaction
 from django.db.models.fields.files import FieldFile
+from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -234,3 +235,55 @@ def test_insert_linked_refuses_a_row_pointing_forward():
     *_, rows = _linked_rows()
     with pytest.raises(ValueError, match="before it"):
         rawsql.insert_linked(rows[1], rows[0], rows[2])
+
+
+@pytest.mark.postgres
+def test_statements_share_one_psycopg_cursor_when_nothing_is_logged():
+    assert not connection.queries_logged
+    assert rawsql.fetch("SELECT %s::int", [1]) == [(1,)]
+    kept = connections["default"].__dict__.get("_rawsql_cursor")
+    assert kept is not None and kept.connection is connection.connection
+    assert rawsql.execute("SELECT 1 WHERE %s::int = 2", [1]) == 0
+    assert connections["default"].__dict__["_rawsql_cursor"] is kept
+
+
+@pytest.mark.postgres
+def test_the_shared_cursor_raises_djangos_errors():
+    first = RenderRequestFactory(idempotency_key="twice", request_hash="h")
+    twin = RenderRequest(
+        organization=first.organization, requester=first.requester, idempotency_key="twice"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rawsql.fetch(*_insert_statement(twin))
+    # Django's class, raised from the shared cursor, not psycopg's.
+    assert connections["default"].__dict__.get("_rawsql_cursor") is not None
+
+
+def _insert_statement(obj) -> tuple[str, list]:
+    sql, fields = rawsql._insert_sql(type(obj), connection.vendor, False)
+    return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+@pytest.mark.postgres
+def test_a_broken_transaction_refuses_the_statement_as_djangos_cursor_does():
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError):
+            rawsql.fetch("SELECT 1")
+
+
+@pytest.mark.postgres
+def test_logged_queries_go_through_djangos_cursor(django_assert_num_queries):
+    with django_assert_num_queries(2) as captured:
+        rawsql.fetch("SELECT %s::int", [5])
+        rawsql.execute("SELECT 1")
+    assert captured.captured_queries[0]["sql"] == "SELECT 5::int"
+
+
+@pytest.mark.postgres
+def test_the_first_statement_of_a_request_runs_the_health_check():
+    connection.health_check_done = False  # as at the start of each request
+    assert connection.health_check_enabled
+    assert rawsql.fetch("SELECT 1") == [(1,)]
+    # Only Django's cursor runs (and marks) the check.
+    assert connection.health_check_done
