@@ -195,9 +195,7 @@ def _append_postgresql(events: list[AuditEvent]) -> None:
         [event.payload_json for event in events],
         middles,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_APPEND_CALL, params)
-        rows = cursor.fetchall()
+    rows = rawsql.fetch(_APPEND_CALL, params)
     for event, (pk, sequence, created_at, prev_hash, digest) in zip(events, rows, strict=True):
         event.pk, event.sequence, event.created_at = pk, sequence, created_at
         event.prev_hash, event.hash = prev_hash, digest

@@ -220,9 +220,7 @@ def _load_postgresql(request: FactsRequest) -> GateFacts:
         "grams": list(request.grams),
         "stamp": held.stamp if held else None,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(CALL_SQL, params)
-        (document,) = cursor.fetchone()
+    ((document,),) = rawsql.fetch(CALL_SQL, params)
     if isinstance(document, str | bytes):
         document = json.loads(document)
     read = document["taxonomy"]

@@ -14,7 +14,7 @@ Parameters go through the field's ``get_db_prep_value`` (``param``), and ``inser
 writes every concrete field as ``save`` would (``pre_save`` fills ``auto_now`` dates).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -124,8 +124,9 @@ def param(model: type[Model], name: str, value: Any) -> Any:
     return model._meta.get_field(name).get_db_prep_value(value, connection)
 
 
-def fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-    """The rows of a statement that returns rows (SELECT, or a write with RETURNING)."""
+def fetch(sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
+    """The rows of a statement that returns rows (SELECT, or a write with RETURNING);
+    ``params`` a sequence for ``%s``, or a mapping for ``%(name)s``."""
     # Not ``cursor.description``: psycopg builds an object per column to answer it, which
     # cost more than the statement for a row of a hundred columns.
     db = connections[DEFAULT_DB_ALIAS]
