@@ -36,14 +36,19 @@ def timestamptz_loader(tz) -> type[Loader]:
     return UtcTimestamptzLoader
 
 
+def reads_timestamps_in(adapters, tz) -> bool:
+    """Whether ``adapters`` (a connection's) read ``timestamptz`` as datetimes in ``tz``: its
+    loader is Django's for that zone, or ours."""
+    return getattr(adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT), "timezone", None) == tz
+
+
 def use_fast_loaders(sender, connection, **kwargs) -> None:
     """``connection_created`` receiver: a new PostgreSQL connection reads timestamps through
     the compiled loader. Only where Django pins UTC (``USE_TZ``)."""
     if connection.vendor != "postgresql" or not settings.USE_TZ:
         return
     adapters = connection.connection.adapters
-    current = adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-    if getattr(current, "timezone", None) != connection.timezone:
+    if not reads_timestamps_in(adapters, connection.timezone):
         return  # not Django's loader for this connection's zone: leave it be
     adapters.register_loader("timestamptz", timestamptz_loader(connection.timezone))
 

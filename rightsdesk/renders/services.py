@@ -498,7 +498,7 @@ def _create(
     link: RenderRequestLicence,
     submission: _Submission,
     decided: Decision,
-    decision_row: GateDecision,
+    gate_row: GateDecision,
 ) -> RenderRequest:
     requester, licence, likeness = render_request.requester, link.licence, link.likeness
     # The row is written in the state the table leads to and one audit event records the
@@ -506,8 +506,8 @@ def _create(
     # and budget rows every submission under them waits for are updated after the inserts
     # and the audit chain last, so they are held for the last few statements only.
     with audit_deferred():
-        path = _submission_path(render_request, decided, [link], decision_row=decision_row)
-        decision = recorded(decided, decision_row)
+        path = _submission_path(render_request, decided, [link], gate_row=gate_row)
+        decision = recorded(decided, gate_row)
         if render_request.status == RequestStatus.QUEUED:
             refusal = _take_drafts_and_reserve(render_request, [link], actor=requester)
             if refusal:
@@ -612,10 +612,10 @@ def _submission_path(
     decision: Decision,
     links: list[RenderRequestLicence],
     *,
-    decision_row: GateDecision,
+    gate_row: GateDecision,
 ) -> list[str]:
     """The states a new request passes through at submission, and its row and licence rows
-    written in the last of them, in one statement with ``decision_row`` (the gate's
+    written in the last of them, in one statement with ``gate_row`` (the gate's
     unstored ``decision``), which the request points at. An allowed one is written queued
     with its drafts counted as taken and its draft ids and spec hash fixed; the caller
     then takes them."""
@@ -638,7 +638,7 @@ def _submission_path(
     # the same, as every decision asked is. The only unique column besides the key is the
     # public id, a fresh uuid4.
     written = rawsql.insert_linked(
-        rawsql.Linked(decision_row),
+        rawsql.Linked(gate_row),
         rawsql.Linked(render_request, refs=(("decision", 0),), skip_conflicts=True),
         *(rawsql.Linked(link, refs=(("render_request", 1),)) for link in links),
     )
