@@ -186,14 +186,15 @@ def _append_postgresql(events: list[AuditEvent]) -> None:
     parts of their hashed text that do not depend on their place travel
     (``AuditEvent.hashed_middle``). The events get their id, sequence, time and hashes back."""
     middles = [event.hashed_middle() for event in events]
+    array = rawsql.array
     params = [
-        [event.actor_id for event in events],
-        [event.actor_label for event in events],
-        [event.action for event in events],
-        [event.target_type for event in events],
-        [event.target_id for event in events],
-        [event.payload_json for event in events],
-        middles,
+        array([event.actor_id for event in events]),
+        array([event.actor_label for event in events]),
+        array([event.action for event in events]),
+        array([event.target_type for event in events]),
+        array([event.target_id for event in events]),
+        array([event.payload_json for event in events]),
+        array(middles),
     ]
     rows = rawsql.fetch(_APPEND_CALL, params)
     for event, (pk, sequence, created_at, prev_hash, digest) in zip(events, rows, strict=True):

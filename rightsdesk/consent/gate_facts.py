@@ -210,14 +210,15 @@ def _ts(value: str | None) -> datetime | None:
 
 def _load_postgresql(request: FactsRequest) -> GateFacts:
     held = _taxonomy
+    array = rawsql.array
     params = {
-        "licence_ids": list(request.licences.ids),
-        "licence_uuids": list(request.licences.uuids),
-        "likeness_ids": list(request.likenesses.ids),
-        "likeness_uuids": list(request.likenesses.uuids),
-        "talent_ids": list(request.talents.ids),
-        "talent_uuids": list(request.talents.uuids),
-        "grams": list(request.grams),
+        "licence_ids": array(request.licences.ids),
+        "licence_uuids": array(request.licences.uuids),
+        "likeness_ids": array(request.likenesses.ids),
+        "likeness_uuids": array(request.likenesses.uuids),
+        "talent_ids": array(request.talents.ids),
+        "talent_uuids": array(request.talents.uuids),
+        "grams": array(request.grams),
         "stamp": held.stamp if held else None,
     }
     ((document,),) = rawsql.fetch(CALL_SQL, params)

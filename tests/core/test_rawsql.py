@@ -287,3 +287,21 @@ def test_the_first_statement_of_a_request_runs_the_health_check():
     assert rawsql.fetch("SELECT 1") == [(1,)]
     # Only Django's cursor runs (and marks) the check.
     assert connection.health_check_done
+
+
+@pytest.mark.postgres
+def test_array_reads_back_as_the_list_it_was_made_from():
+    texts = ['a "quoted" word', "back\\slash", "{braces}, commas", " spaced ", "", "NULL", "é✓"]
+    texts += [None, '\\"', "}"]
+    ids = [1, -2, 2**62, None]
+    uuids = [uuid.uuid4(), uuid.uuid4()]
+    now = timezone.now()
+    ((text_out, ids_out, uuids_out, times_out, empty),) = rawsql.fetch(
+        "SELECT %s::text[], %s::bigint[], %s::uuid[], %s::timestamptz[], %s::bigint[]",
+        [rawsql.array(texts), rawsql.array(ids), rawsql.array(uuids), rawsql.array([now]), "{}"],
+    )
+    assert text_out == texts
+    assert ids_out == ids
+    assert uuids_out == uuids
+    assert times_out == [now]
+    assert empty == [] and rawsql.array([]) == "{}"
