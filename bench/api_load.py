@@ -14,6 +14,10 @@ wrk then drives, at ``--connections`` for ``--duration`` seconds each (after a s
 up), with a Lua script written to the temporary folder:
 
 - ``/healthz``: one ``SELECT 1``, the ceiling of this stack on this machine;
+- ``POST /bench/floor/`` with the submissions' bodies and token: the same framework and
+  the same number and shape of statements as a submission, each a trivial ``SELECT``, and
+  nothing else (bench/floor_urls.py, a route only this bench's settings add): the least
+  a submission could cost here, so what is above it is the product's own work;
 - ``POST /api/v1/render-requests/`` with the manager's token and a unique idempotency key
   per request (1 draft of 64x64 each; expected answer 201 ``queued``);
 - ``GET /api/v1/render-requests/{id}/`` over requests made beforehand (expected 200).
@@ -23,13 +27,13 @@ time-outs and any answer other than the expected one), and the CPU time per requ
 server's processes and of the bench database's PostgreSQL backends (``/proc``, sampled
 every half second). It then checks that every submission answered 201 is in the
 database, queued, exactly once. Before the load it counts the SQL statements of one
-submission, one status read and one health check (``CaptureQueriesContext``, through
-Django's test client on the same database).
+submission, one status read, one health check and one floor (``CaptureQueriesContext``,
+through Django's test client on the same database).
 
 Before it, the CPU of one submission in health checks (server and PostgreSQL together), a
-figure that moves less with the machine's speed than the rates do. The last line is
+figure that moves less with the machine's speed than the rates do, and the floor's. The last line is
 ``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<z>``
-(p99 of the submissions; errors of all three runs). Targets on this 2-core machine: 400
+(p99 of the submissions; errors of all the runs). Targets on this 2-core machine: 400
 submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
 
 Server: 2 gthread workers of 4 threads by default. Measured here (stop 17, 30 s runs, a
@@ -52,7 +56,7 @@ and its licence rows are one statement.
 
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
-        [--licences 1|2] [--only health|submit|read ...]
+        [--licences 1|2] [--only health|floor|submit|read ...]
 """
 
 import argparse
@@ -78,6 +82,7 @@ sys.path.insert(0, str(ROOT))
 BENCH_DB = "rightsdesk_bench_api"
 DEFAULT_SERVER = "postgres:///postgres?host=/var/run/postgresql"
 SUBMIT_PATH = "/api/v1/render-requests/"
+FLOOR_PATH = "/bench/floor/"
 READ_IDS = 200  # requests made beforehand for the status reads
 FEE_HEADROOM = 10**13  # minor units: far more than any run can reserve
 
@@ -94,7 +99,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--broker", default="file", help='"file", or a redis:// URL of a database it may flush'
     )
-    parser.add_argument("--only", choices=["health", "submit", "read"], action="append")
+    parser.add_argument("--only", choices=["health", "floor", "submit", "read"], action="append")
     parser.add_argument(
         "--licences",
         type=int,
@@ -137,7 +142,8 @@ def prepare_environment(args: argparse.Namespace, tmp: Path) -> str:
     broker = "filesystem://" if args.broker == "file" else args.broker
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "rightsdesk.settings",
+            # The application's settings and routes, and the floor's route (floor_urls.py).
+            "DJANGO_SETTINGS_MODULE": "bench.floor_settings",
             "DATABASE_URL": with_database(url, BENCH_DB),
             "RIGHTSDESK_VAR_DIR": str(tmp / "var"),
             "CELERY_BROKER_URL": broker,
@@ -217,7 +223,7 @@ def seed_reads(world: dict) -> list[str]:
 
 
 def count_statements(world: dict, read_id: str) -> dict[str, int]:
-    """SQL statements of one submission, one status read and one health check."""
+    """SQL statements of one submission, one status read, one health check and one floor."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
@@ -233,6 +239,7 @@ def count_statements(world: dict, read_id: str) -> dict[str, int]:
         ),
         "read": lambda: client.get(f"{SUBMIT_PATH}{read_id}/"),
         "health": lambda: client.get("/healthz"),
+        "floor": lambda: client.post(FLOOR_PATH, world["body"], format="json"),
     }
     for name, call in calls.items():
         call()  # a warm one first: caches (content types, prepared statements) filled
@@ -329,7 +336,6 @@ end
 """
 
 LUA_SUBMIT = r"""
-KEEP_IDS = true
 local heads = BODY_HEADS
 function request()
   counter = counter + 1
@@ -387,8 +393,21 @@ def scripts(world: dict, read_ids: list[str], run: str, licences: int) -> dict[s
         "submit": (
             LUA_SUBMIT,
             {
+                "KEEP_IDS": "true",
                 "RUN": lua_string(run),
                 "PATH": lua_string(SUBMIT_PATH),
+                "HEADERS": lua_headers + "}",
+                "BODY_HEADS": "{" + ",".join(lua_string(head) for head in heads) + "}",
+            },
+            201,
+        ),
+        # The same bodies and headers to the floor (bench/floor_urls.py).
+        "floor": (
+            LUA_SUBMIT,
+            {
+                "KEEP_IDS": "false",
+                "RUN": lua_string(run),
+                "PATH": lua_string(FLOOR_PATH),
                 "HEADERS": lua_headers + "}",
                 "BODY_HEADS": "{" + ",".join(lua_string(head) for head in heads) + "}",
             },
@@ -566,7 +585,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     counts = count_statements(world, read_ids[0])
     print(
         f"SQL statements per request: submit {counts['submit']}, read {counts['read']}, "
-        f"health {counts['health']}"
+        f"health {counts['health']}, floor {counts['floor']}"
     )
     print(f"  submit: {statement_kinds(counts['submit_detail'])}")
     from django.db import connections
@@ -587,7 +606,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         )
         specs = scripts(world, read_ids, run_id, args.licences)
         results, created = {}, []
-        for name in args.only or ["health", "submit", "read"]:
+        for name in args.only or ["health", "floor", "submit", "read"]:
             warm = run_wrk(args, tmp, port, name, specs[name], args.warmup, "warmup", server.pid)
             created += warm["created"]
             results[name] = run_wrk(
@@ -618,6 +637,12 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         costs = [sum(r["cpu_ms"].values()) for r in (submit, health)]
         if costs[1] > 0:
             print(f"CPU per submission: {costs[0] / costs[1]:.1f} health checks' worth")
+            if "floor" in results:
+                # The part of it no submission on this stack can avoid (floor_urls.py).
+                floor = sum(results["floor"]["cpu_ms"].values()) / costs[1]
+                print(
+                    f"  of which the floor (framework, token, 10 trivial statements): {floor:.1f}"
+                )
         print(
             f"RESULT submit_rps={submit['rps']:.1f} "
             f"ratio_to_health={submit['rps'] / health['rps']:.3f} "
