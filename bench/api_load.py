@@ -16,7 +16,7 @@ up), with a Lua script written to the temporary folder:
 - ``/healthz``: one ``SELECT 1``, the ceiling of this stack on this machine;
 - ``POST /bench/floor/`` with the submissions' bodies and token: the same framework and
   the same number and shape of statements as a submission, each a trivial ``SELECT``, and
-  nothing else (bench/floor_urls.py, a route only this bench's settings add): the least
+  nothing else (bench/floor/urls.py, a route only this bench's settings add): the least
   a submission could cost here, so what is above it is the product's own work;
 - ``POST /api/v1/render-requests/`` with the manager's token and a unique idempotency key
   per request (1 draft of 64x64 each; expected answer 201 ``queued``);
@@ -142,8 +142,8 @@ def prepare_environment(args: argparse.Namespace, tmp: Path) -> str:
     broker = "filesystem://" if args.broker == "file" else args.broker
     os.environ.update(
         {
-            # The application's settings and routes, and the floor's route (floor_urls.py).
-            "DJANGO_SETTINGS_MODULE": "bench.floor_settings",
+            # The application's settings and routes, and the floor's route (floor/urls.py).
+            "DJANGO_SETTINGS_MODULE": "bench.floor.settings",
             "DATABASE_URL": with_database(url, BENCH_DB),
             "RIGHTSDESK_VAR_DIR": str(tmp / "var"),
             "CELERY_BROKER_URL": broker,
@@ -401,7 +401,7 @@ def scripts(world: dict, read_ids: list[str], run: str, licences: int) -> dict[s
             },
             201,
         ),
-        # The same bodies and headers to the floor (bench/floor_urls.py).
+        # The same bodies and headers to the floor (bench/floor/urls.py).
         "floor": (
             LUA_SUBMIT,
             {
@@ -638,7 +638,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         if costs[1] > 0:
             print(f"CPU per submission: {costs[0] / costs[1]:.1f} health checks' worth")
             if "floor" in results:
-                # The part of it no submission on this stack can avoid (floor_urls.py).
+                # The part of it no submission on this stack can avoid (floor/urls.py).
                 floor = sum(results["floor"]["cpu_ms"].values()) / costs[1]
                 print(
                     f"  of which the floor (framework, token, 10 trivial statements): {floor:.1f}"
