@@ -292,7 +292,7 @@ def test_the_first_statement_of_a_request_runs_the_health_check():
 @pytest.mark.postgres
 def test_array_reads_back_as_the_list_it_was_made_from():
     texts = ['a "quoted" word', "back\\slash", "{braces}, commas", " spaced ", "", "NULL", "é✓"]
-    texts += [None, '\\"', "}"]
+    texts += [None, '\\"', "}", "line\nbreak\ttab"]
     ids = [1, -2, 2**62, None]
     uuids = [uuid.uuid4(), uuid.uuid4()]
     now = timezone.now()
