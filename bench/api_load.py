@@ -54,7 +54,7 @@ filter every earlier request of the requester and every reservation of the budge
 cached plans had taken a foreign key's own index), and the gate's decision, the request
 and its licence rows are one statement.
 
-Stop 19, the same machine (health 1,220-1,450/s): the floor 486-630/s (0.33-0.52 of
+Stop 19, on a machine like stop 18's (health 1,220-1,450/s): the floor 486-630/s (0.33-0.52 of
 health; 2.1-2.8 health checks' worth of CPU), submissions 108-117/s (0.080-0.089 of
 health, p99 233-246 ms; 11.4-11.6 health checks' worth, 12.7 in stop 18), reads 469-496/s.
 A submission is 10.4-11.6 ms of server CPU and 4.3-4.6 ms of PostgreSQL's, the floor 2.6-3.1
