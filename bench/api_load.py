@@ -36,8 +36,9 @@ figure that moves less with the machine's speed than the rates do, and the floor
 (p99 of the submissions; errors of all the runs). Targets on this 2-core machine: 400
 submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
 
-Server: 2 gthread workers of 4 threads by default. Measured here (stop 17, 30 s runs, a
-machine ~3x faster than stop 16's, which still varied by 2x within minutes): health
+Server: 2 gthread workers of 2 threads by default (4 until stop 19; see below). Measured
+here (stop 17, 30 s runs, a machine ~3x faster than stop 16's, which still varied by 2x
+within minutes; 4 threads): health
 4,090-4,360/s, reads 700-1,420/s, submissions 222-254/s with p99 105-125 ms, against
 185-208/s for stop 16's code in alternate runs. A submission costs 4.1-4.8 ms of the
 server's CPU (5.1-5.3 ms before: the input read straight from the serializer's fields,
@@ -60,6 +61,12 @@ health, p99 233-246 ms; 11.4-11.6 health checks' worth, 12.7 in stop 18), reads 
 A submission is 10.4-11.6 ms of server CPU and 4.3-4.6 ms of PostgreSQL's, the floor 2.6-3.1
 and 0.4-0.5: the product's own work (gate, ledger, audit, queue and the real statements)
 is about four fifths of a submission, and 0.2 of health leaves it about 2.5 health checks.
+Two threads a worker instead of four, alternated run by run (15 s, submissions only):
+132.7, 136.3 and 140.4/s against 113.4, 126.5 and 117.5/s, with less CPU per submission
+(server 9.4-10.1 against 9.9-10.6 ms, PostgreSQL 3.5-3.7 against 3.9-4.2 ms): eight
+connections queued on the licence's and the budget's rows and on four threads' share of
+the GIL, where four do not. Health (1,620 and 1,743 against 1,307 and 1,656/s) and reads
+(592 and 561 against 511 and 537/s) were faster too, so the ratio barely moves.
 
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
@@ -101,7 +108,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker (gthread)")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument(
         "--broker", default="file", help='"file", or a redis:// URL of a database it may flush'
