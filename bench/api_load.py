@@ -44,7 +44,8 @@ within minutes; 4 threads): health
 server's CPU (5.1-5.3 ms before: the input read straight from the serializer's fields,
 timestamps through psycopg's compiled loader) and 2.7-3.1 ms of PostgreSQL's; a status read
 1.1 ms and 0.24 ms; a health check 0.4 ms and 0.04 ms. 2 or 3 workers, 1 to 4 threads,
-or sync workers: within noise (CPU-bound). Stop 16, on the slower machine: submissions
+or sync workers: within noise (CPU-bound; stop 19 alternated pairs and found two threads
+better than four, below). Stop 16, on the slower machine: submissions
 73-118/s, 10-12 ms of server CPU each.
 
 Stop 18, on a machine ~3x slower again (health 1,370-1,710/s), alternated with stop 17's
