@@ -67,7 +67,13 @@ Two threads a worker instead of four, alternated run by run (15 s, submissions o
 (server 9.4-10.1 against 9.9-10.6 ms, PostgreSQL 3.5-3.7 against 3.9-4.2 ms): eight
 connections queued on the licence's and the budget's rows and on four threads' share of
 the GIL, where four do not. Health (1,620 and 1,743 against 1,307 and 1,656/s) and reads
-(592 and 561 against 511 and 537/s) were faster too, so the ratio barely moves.
+(592 and 561 against 511 and 537/s) were faster too, so the ratio barely moves. Timed in
+the server (an experiment, not kept), the licence's row was held from its UPDATE to the
+end of the commit for 7.7 ms on average with four threads a worker (p99 19 ms), which
+caps submissions at ~130/s (that run made 124/s), 5.5 ms with two and 2.9 ms with one:
+the threads queue for their worker's GIL between the last three statements while the row
+is locked. One thread a worker was then CPU-bound instead, and no faster than two over
+alternated runs (this machine's speed swung 2x between runs of the same settings).
 
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
