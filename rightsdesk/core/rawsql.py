@@ -100,8 +100,9 @@ def array(items: Iterable[Any]) -> str:
     its digits, anything else its ``str`` quoted (uuids, text, aware datetimes).
 
     psycopg dumps a list element by element in Python: the gate's seven arrays took 118 µs
-    to dump, against 31 µs to write them this way and hand psycopg one string (measured
-    on the bench machine)."""
+    to dump, against 31 µs to write them this way and hand psycopg one string, and with
+    the audit append's a submission took 8.2-8.4 ms of CPU instead of 8.8-9.2 (measured on
+    the bench machine, in process, interleaved)."""
     return "{" + ",".join(map(_array_element, items)) + "}"
 
 
