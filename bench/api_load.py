@@ -31,9 +31,9 @@ submission, one status read, one health check and one floor (``CaptureQueriesCon
 through Django's test client on the same database).
 
 Before it, the CPU of one submission in health checks (server and PostgreSQL together), a
-figure that moves less with the machine's speed than the rates do, and the floor's. The last line is
-``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<z>``
-(p99 of the submissions; errors of all the runs). Targets on this 2-core machine: 400
+figure that moves less with the machine's speed than the rates do, and the floor's. The
+last line is ``RESULT submit_rps=<x> ratio_to_health=<r> p99_ms=<y> errors=<z>`` (p99 of
+the submissions; errors of all the runs). Targets on this 2-core machine: 400
 submissions per second, 0.2 of the health rate, p99 under 150 ms, no errors.
 
 Server: 2 gthread workers of 2 threads by default (4 until stop 19; see below). Measured
@@ -409,31 +409,16 @@ def scripts(world: dict, read_ids: list[str], run: str, licences: int) -> dict[s
     lua_headers = "{" + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in headers.items())
     lua_auth = "{" + ",".join(f"[{lua_string(k)}]={lua_string(v)}" for k, v in auth.items())
     lua_ids = "{" + ",".join(lua_string(i) for i in read_ids) + "}"
+    posts = {  # what the submissions and the floor send
+        "RUN": lua_string(run),
+        "HEADERS": lua_headers + "}",
+        "BODY_HEADS": "{" + ",".join(lua_string(head) for head in heads) + "}",
+    }
     return {
         "health": (LUA_HEALTH, {}, 200),
-        "submit": (
-            LUA_SUBMIT,
-            {
-                "KEEP_IDS": "true",
-                "RUN": lua_string(run),
-                "PATH": lua_string(SUBMIT_PATH),
-                "HEADERS": lua_headers + "}",
-                "BODY_HEADS": "{" + ",".join(lua_string(head) for head in heads) + "}",
-            },
-            201,
-        ),
+        "submit": (LUA_SUBMIT, {**posts, "KEEP_IDS": "true", "PATH": lua_string(SUBMIT_PATH)}, 201),
         # The same bodies and headers to the floor (bench/floor/urls.py).
-        "floor": (
-            LUA_SUBMIT,
-            {
-                "KEEP_IDS": "false",
-                "RUN": lua_string(run),
-                "PATH": lua_string(FLOOR_PATH),
-                "HEADERS": lua_headers + "}",
-                "BODY_HEADS": "{" + ",".join(lua_string(head) for head in heads) + "}",
-            },
-            201,
-        ),
+        "floor": (LUA_SUBMIT, {**posts, "KEEP_IDS": "false", "PATH": lua_string(FLOOR_PATH)}, 201),
         "read": (
             LUA_READ,
             {"PATH": lua_string(SUBMIT_PATH), "HEADERS": lua_auth + "}", "IDS": lua_ids},
