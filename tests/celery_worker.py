@@ -135,17 +135,24 @@ def _reset_publisher() -> None:
 def broker_unreachable() -> Iterator[None]:
     """Point this process's Celery connections at a closed port: kombu really connects,
     is refused, retries by its policy and gives up (a broker outage, no stand-in)."""
+    with broker_at("redis://127.0.0.1:9/0"):
+        assert celery_app.connection_for_write().as_uri() == "redis://:**@127.0.0.1:9/0"
+        yield
+
+
+@contextlib.contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """Point this process's Celery connections at ``url`` for a while."""
     # Celery reads CELERY_BROKER_URL from the environment before its configuration, and a
     # write URL (WorkerNamespace sets one) before the broker URL.
-    conf, closed = celery_app.conf, "redis://127.0.0.1:9/0"
+    conf = celery_app.conf
     keys = ("broker_url", "broker_write_url", "broker_transport")
     saved_env, saved = os.environ.get("CELERY_BROKER_URL"), {key: conf[key] for key in keys}
     _reset_publisher()
-    os.environ["CELERY_BROKER_URL"] = closed
+    os.environ["CELERY_BROKER_URL"] = url
     # No transport named: the file broker's, where it is configured, would take the URL.
-    conf.update(broker_url=closed, broker_write_url=closed, broker_transport=None)
+    conf.update(broker_url=url, broker_write_url=url, broker_transport=None)
     try:
-        assert celery_app.connection_for_write().as_uri() == "redis://:**@127.0.0.1:9/0"
         yield
     finally:
         if saved_env is None:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from rightsdesk.core.process import freeze_what_startup_made
+from rightsdesk.core.task_sender import TaskSender
 from rightsdesk.renders.services import (
     REASON_REVOKED,
     render_request_end_by_system,
@@ -73,6 +74,10 @@ def render_request_task(self, render_request_id: int) -> str:
         # pools; under prefork the worker's own signal handler below cancels the request.
         revoked=lambda: task_id is not None and task_id in worker_state.revoked,
     )
+
+
+# What a submission sends it through (rightsdesk.core.task_sender says why).
+render_request_sender = TaskSender(render_request_task)
 
 
 @task_revoked.connect

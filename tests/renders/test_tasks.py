@@ -76,21 +76,19 @@ def test_worker_and_tests_share_only_the_flushed_redis_database(celery_worker_pr
     assert celery_worker_process.broker_url == settings.CELERY_BROKER_URL
 
 
-def test_a_render_task_is_sent_with_its_arguments_text_as_celery_writes_it(monkeypatch):
+def test_a_render_task_is_sent_with_its_arguments_text_as_celery_writes_it():
     # The submission gives Celery the arguments' text for the worker's log (Celery's own
     # saferepr of them cost a fifth of the send): it must read as Celery would write it.
     from celery.utils.saferepr import saferepr
 
     from rightsdesk.renders import services
-    from rightsdesk.renders.tasks import render_request_task
+    from tests.celery_worker import broker_at
+    from tests.core.test_task_sender import _drain
 
-    sent = []
-    monkeypatch.setattr(
-        render_request_task, "apply_async", lambda args, **options: sent.append((args, options))
-    )
+    with broker_at("memory://"):
+        assert services._send_render_task(12345)
+        [message] = _drain("gpu")
 
-    services._send_render_task(12345)
-
-    [(args, options)] = sent
-    assert args == (12345,)
-    assert options["argsrepr"] == saferepr(args) and options["kwargsrepr"] == saferepr({})
+    assert message.decode()[0] == [12345]
+    assert message.headers["argsrepr"] == saferepr((12345,))
+    assert message.headers["kwargsrepr"] == saferepr({})
