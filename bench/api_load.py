@@ -75,8 +75,15 @@ the threads queue for their worker's GIL between the last three statements while
 is locked. One thread a worker was then CPU-bound instead, and no faster than two over
 alternated runs (this machine's speed swung 2x between runs of the same settings).
 
+Stop 20, on a slower machine again (health 618/s in one 10 s run, 1,155-1,206/s in 30 s
+runs an hour later): the floor 369-413/s, submissions 99-103/s (0.085-0.086 of health, p99
+303-339 ms; 10.9-11.3 health checks' worth, the floor 2.9-3.3), reads 409-417/s. Render
+tasks now go through ``rightsdesk.core.task_sender`` (1.4-1.6 against 1.8-2.2 ms of CPU a
+send inside a submission). The floor alone, ten trivial statements and no product work,
+ran below 400/s here.
+
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
-        [--threads 4] [--worker-class gthread|sync] [--broker file|redis://...] \
+        [--threads 2] [--worker-class gthread|sync] [--broker file|redis://...] \
         [--licences 1|2] [--only health|floor|submit|read ...]
 """
 
