@@ -5,8 +5,8 @@ inside a submission here (thread time, on a machine where a health check cost 1.
 the server's CPU), a sixth of the submission: much of it is what Celery works out again
 on every call and what never changes for one task in one process (its options from the
 registry, the router's answer, a producer taken from the pool and given back, an
-``AsyncResult`` nobody reads). ``TaskSender`` works those out once and keeps one producer
-per thread: 1.4-1.6 ms in the same submissions; in a loop of sends alone, 430-530 against
+``AsyncResult`` nobody reads). ``TaskSender`` works those out once and keeps its producers
+between sends: 1.4-1.6 ms in the same submissions; in a loop of sends alone, 430-530 against
 500-580 µs (alternated rounds). The message itself is still made and sent by Celery's own
 ``create_task_message`` and ``send_task_message``: the same headers, properties and body,
 the queue declared, the task's time limits, the publish retried by
@@ -19,10 +19,13 @@ arguments against the task's signature: for a task that needs those, use ``apply
 In eager mode (``task_always_eager``) it calls ``apply_async``, which runs the task in
 place.
 
-Its producers follow Celery's: when the application's producer pool is replaced (a
-changed broker configuration; the tests' worker namespaces do it) or the process forked,
-the next send opens a new connection. A send that fails drops the thread's producer, so
-the one after reconnects.
+A send takes an idle producer or opens one (one connection each), and puts it back after:
+as many as sends ran at once, whatever the threads' lifetimes (a server that starts a
+thread a request, as Django's runserver does, reuses them too). They follow Celery's own:
+when the application's producer pool is replaced (a changed broker configuration; the
+tests' worker namespaces do it) or the process forked, the old ones are dropped and the
+next send opens a new one. A send that fails closes its producer's connection, so the one
+after reconnects.
 """
 
 import contextlib
@@ -40,8 +43,15 @@ _PER_CALL = ("time_limit", "soft_time_limit", "ignore_result")
 class TaskSender:
     def __init__(self, task: Task) -> None:
         self._task = task  # a shared_task's proxy until the first send resolves it
-        self._local = threading.local()
+        self._idle: list[tuple[Any, int, Any]] = []  # (Celery's pool, pid, producer)
+        self._lock = threading.Lock()
         self._route: tuple[Any, dict, dict] | None = None  # (pool, message options, route)
+        os.register_at_fork(after_in_child=self._forget_parents)
+
+    def _forget_parents(self) -> None:
+        # A forked child starts with none of its parent's producers (their sockets are the
+        # parent's) and a lock no thread of the parent can be holding.
+        self._idle, self._lock = [], threading.Lock()
 
     def send(self, args: tuple, *, argsrepr: str | None = None) -> str:
         """Publish the task with positional ``args``; returns the task id. ``argsrepr``:
@@ -57,7 +67,7 @@ class TaskSender:
         if route is None or route[0] is not pool:
             route = self._route = (pool, *self._options())
         _, per_call, routing = route
-        producer = self._producer(pool)
+        entry = self._acquire(pool)
         task_id = uuid()
         argsrepr = argsrepr if argsrepr is not None else saferepr(args)
         message = app.amqp.create_task_message(
@@ -74,11 +84,13 @@ class TaskSender:
         try:
             # The texts go into the properties too, as apply_async's options do.
             app.amqp.send_task_message(
-                producer, task.name, message, argsrepr=argsrepr, kwargsrepr="{}", **routing
+                entry[2], task.name, message, argsrepr=argsrepr, kwargsrepr="{}", **routing
             )
         except BaseException:
-            self._drop()
+            self._close(entry)
             raise
+        with self._lock:
+            self._idle.append(entry)
         return task_id
 
     @property
@@ -102,23 +114,25 @@ class TaskSender:
         routing = app.amqp.router.route(options, task.name, None, None, task)
         return per_call, routing
 
-    def _producer(self, pool):
-        local = self._local
-        if getattr(local, "pool", None) is pool and local.pid == os.getpid():
-            return local.producer
-        self._drop()
-        # A producer of its own on a connection of its own: one taken from the pool and
-        # kept would starve the pool when threads outnumber it (broker_pool_limit).
+    def _acquire(self, pool) -> tuple[Any, int, Any]:
+        pid = os.getpid()
+        while True:
+            with self._lock:
+                entry = self._idle.pop() if self._idle else None
+            if entry is None:
+                break
+            if entry[0] is pool and entry[1] == pid:
+                return entry
+            self._close(entry)  # made for a replaced pool, or by the process forked from
+        # A producer of its own on a connection of its own: one taken from Celery's pool
+        # and kept would starve it when more sends run at once than the pool holds.
         app = self.task.app
-        producer = app.amqp.Producer(app.connection_for_write(), auto_declare=False)
-        local.pool, local.pid, local.producer = pool, os.getpid(), producer
-        return producer
+        return pool, pid, app.amqp.Producer(app.connection_for_write(), auto_declare=False)
 
-    def _drop(self) -> None:
-        local = self._local
-        producer = getattr(local, "producer", None)
-        local.pool = local.producer = None
-        if producer is not None and getattr(local, "pid", None) == os.getpid():
-            # A broken connection is being dropped: whatever closing it raises is moot.
+    def _close(self, entry: tuple[Any, int, Any]) -> None:
+        # Another process's connection is left alone: closing it could end the parent's
+        # session with the broker (AMQP says goodbye on the shared socket).
+        if entry[1] == os.getpid():
+            # A broken or stale connection is being dropped: what closing it raises is moot.
             with contextlib.suppress(Exception):
-                producer.connection.release()
+                entry[2].connection.release()

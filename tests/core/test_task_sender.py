@@ -4,6 +4,10 @@ The messages are read back from kombu's in-memory broker, as a worker would rece
 That a worker runs them is proven where renders are submitted and rendered by a real worker
 (tests/renders/test_render_worker.py and others): every render task goes through it."""
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from kombu.exceptions import OperationalError
 
@@ -91,29 +95,65 @@ def test_without_the_arguments_text_the_sender_writes_it_as_celery_does(memory_b
     assert message.headers["kwargsrepr"] == "{}"
 
 
+def _idle(sender: TaskSender) -> list:
+    return [producer for _, _, producer in sender._idle]
+
+
 def test_a_new_broker_configuration_gets_a_new_connection(memory_broker):
     sender = TaskSender(echo)
     sender.send((1,))
-    first = sender._local.producer
+    [first] = _idle(sender)
     sender.send((2,))
-    assert sender._local.producer is first  # kept between sends
+    assert _idle(sender) == [first]  # kept between sends
     _reset_publisher()  # what a changed broker configuration does to Celery's pool
     sender.send((3,))
-    assert sender._local.producer is not first
+    [second] = _idle(sender)
+    assert second is not first
     assert [m.decode()[0] for m in _drain("default")] == [[1], [2], [3]]
+
+
+def test_sends_at_once_open_as_many_connections_and_reuse_them(memory_broker):
+    sender = TaskSender(echo)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: sender.send((n,)), range(40)))
+    opened = _idle(sender)
+    assert 1 <= len(opened) <= 4
+    # Threads that come and go (a thread a request) take the idle ones.
+    for n in range(5):
+        thread = threading.Thread(target=sender.send, args=((100 + n,),))
+        thread.start()
+        thread.join()
+    assert set(map(id, _idle(sender))) == set(map(id, opened))
+    assert len(_drain("default")) == 45
 
 
 def test_a_forked_process_opens_its_own_connection(memory_broker, monkeypatch):
     sender = TaskSender(echo)
     sender.send((1,))
-    first = sender._local.producer
+    [first] = _idle(sender)
+    # A child sees its parent's producers only if it forked without the at-fork hook
+    # (another way of making processes): the pid tells them apart.
     monkeypatch.setattr(task_sender_module.os, "getpid", lambda: -1)
     sender.send((2,))
-    assert sender._local.producer is not first
+    assert _idle(sender) != [first] and len(_idle(sender)) == 1
+    sender._forget_parents()  # what the at-fork hook runs in the child
+    assert _idle(sender) == []
     assert len(_drain("default")) == 2
 
 
-def test_a_failed_send_raises_and_drops_the_connection(monkeypatch):
+def test_a_forked_child_starts_with_no_producers(memory_broker):
+    sender = TaskSender(echo)
+    sender.send((1,))
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave at once
+        os._exit(0 if sender._idle == [] and not sender._lock.locked() else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(_idle(sender)) == 1  # the parent keeps its own
+    _drain("default")
+
+
+def test_a_failed_send_raises_and_closes_its_connection(monkeypatch):
     sender = TaskSender(echo)
     monkeypatch.setitem(
         celery_app.conf, "task_publish_retry_policy", {"max_retries": 0, "interval_start": 0}
@@ -121,7 +161,7 @@ def test_a_failed_send_raises_and_drops_the_connection(monkeypatch):
     with broker_unreachable():
         with pytest.raises(OperationalError):
             sender.send((1,))
-        assert sender._local.producer is None
+        assert _idle(sender) == []
     with broker_at(MEMORY):
         sender.send((2,))  # reconnects
         assert [m.decode()[0] for m in _drain("default")] == [[2]]
