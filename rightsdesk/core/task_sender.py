@@ -67,7 +67,6 @@ class TaskSender:
         if route is None or route[0] is not pool:
             route = self._route = (pool, *self._options())
         _, per_call, routing = route
-        entry = self._acquire(pool)
         task_id = uuid()
         argsrepr = argsrepr if argsrepr is not None else saferepr(args)
         message = app.amqp.create_task_message(
@@ -81,6 +80,7 @@ class TaskSender:
             kwargsrepr="{}",
             **per_call,
         )
+        entry = self._acquire(pool)
         try:
             # The texts go into the properties too, as apply_async's options do.
             app.amqp.send_task_message(
