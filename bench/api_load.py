@@ -156,23 +156,24 @@ def with_database(url: str, name: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/{name}{query}"
 
 
-def prepare_environment(args: argparse.Namespace, tmp: Path) -> str:
-    """Point this process and the server at the bench's own database and broker; returns
-    the server's maintenance URL (to drop the database at the end)."""
+def prepare_environment(args: argparse.Namespace, tmp: Path, database: str = BENCH_DB) -> str:
+    """Point this process and the server at the bench's own database (``database``, made
+    anew) and broker; returns the server's maintenance URL (to drop the database at the
+    end)."""
     url = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
     if not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("bench/api_load.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    if urlsplit(url).path.strip("/") == BENCH_DB:
-        raise SystemExit(f"DATABASE_URL must name another database than {BENCH_DB}")
+    if urlsplit(url).path.strip("/") == database:
+        raise SystemExit(f"DATABASE_URL must name another database than {database}")
     server = with_database(url, "postgres")
-    admin_execute(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    admin_execute(server, f"CREATE DATABASE {BENCH_DB}")
+    admin_execute(server, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    admin_execute(server, f"CREATE DATABASE {database}")
     broker = "filesystem://" if args.broker == "file" else args.broker
     os.environ.update(
         {
             # The application's settings and routes, and the floor's route (floor/urls.py).
             "DJANGO_SETTINGS_MODULE": "bench.floor.settings",
-            "DATABASE_URL": with_database(url, BENCH_DB),
+            "DATABASE_URL": with_database(url, database),
             "RIGHTSDESK_VAR_DIR": str(tmp / "var"),
             "CELERY_BROKER_URL": broker,
             "RIGHTSDESK_BROKER_DIR": str(tmp / "broker"),

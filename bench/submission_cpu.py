@@ -7,7 +7,7 @@ api_load.py (the health check, the floor, a submission with a fresh idempotency 
 status read), on the same world and settings, through Django's test client in this one
 process: the whole application (middleware, DRF, the token, the services, the task sent to
 a private broker after commit) without the HTTP server. For each it measures this thread's
-CPU and the CPU of the PostgreSQL backend serving it (``/proc/<pid>/stat``), in blocks that
+CPU and the CPU of the PostgreSQL backend serving it (``/proc/<pid>/schedstat``), in blocks that
 alternate between the kinds, and prints the medians.
 
 The figure to compare across changes is ``CPU per submission: X health checks' worth``,
@@ -25,7 +25,6 @@ in the same process, which is how the changes of stops 19 and 20 were measured.
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -52,13 +51,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def backend_cpu_seconds(pid: int) -> float:
-    """The process's time on a CPU: nanoseconds from schedstat where the kernel keeps it,
-    else user and system clock ticks (10 ms each: too coarse for a block of health checks)."""
-    schedstat = Path(f"/proc/{pid}/schedstat")
-    if schedstat.exists():
-        return int(schedstat.read_text().split()[0]) / 1e9
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """A PostgreSQL backend's time on a CPU, in nanoseconds from ``schedstat``. Not
+    api_load.py's ``/proc/<pid>/stat`` reading: its 10 ms clock ticks are too coarse for a
+    block of health checks. (``schedstat`` counts one thread, which is all a backend has;
+    api_load.py's gunicorn workers have several.)"""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
 class Driver:
@@ -172,8 +169,7 @@ def compare(args: argparse.Namespace, driver: Driver, backend: int) -> None:
 def main() -> None:
     args = parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rightsdesk-bench-cpu-"))
-    api_load.BENCH_DB = BENCH_DB  # a database of its own, beside api_load.py's
-    server = api_load.prepare_environment(args, tmp)
+    server = api_load.prepare_environment(args, tmp, database=BENCH_DB)
     try:
         run(args)
     finally:
