@@ -257,6 +257,9 @@ def insert_linked(*rows: Linked) -> list[bool]:
     that point at it unwritten too. On PostgreSQL it is one statement (each insert a
     data-modifying ``WITH``, the next selecting the key it returned): one round trip
     instead of one per row. SQLite has no such ``WITH``: one insert per row there."""
+    for position, row in enumerate(rows):
+        if any(index >= position for _, index in row.refs):
+            raise ValueError("a row can only point at rows before it")
     if connection.vendor != "postgresql":
         return _insert_linked_one_by_one(*rows)
     sql, fields = _linked_sql(tuple((type(row.obj), row.refs, row.skip_conflicts) for row in rows))
@@ -296,8 +299,6 @@ def _linked_sql(shape: tuple) -> tuple[str, tuple[tuple[Any, ...], ...]]:
     parts, fields = [], []
     for position, (model, refs, skip_conflicts) in enumerate(shape):
         meta, linked = model._meta, dict(refs)
-        if any(index >= position for index in linked.values()):
-            raise ValueError("a row can only point at rows before it")
         own = [
             f
             for f in meta.concrete_fields
