@@ -4,7 +4,7 @@ from importlib import import_module
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from rightsdesk.core.process import freeze_what_startup_made
+from rightsdesk.core.process import collect_young_less_often, freeze_what_startup_made
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rightsdesk.settings")
 application = get_wsgi_application()
@@ -12,3 +12,4 @@ application = get_wsgi_application()
 # import it now, so that it is frozen with the rest of what the process keeps.
 import_module(settings.ROOT_URLCONF)
 freeze_what_startup_made()
+collect_young_less_often()

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rightsdesk.core.process import freeze_what_startup_made
+from rightsdesk.core.process import (
+    WEB_YOUNG_THRESHOLD,
+    collect_young_less_often,
+    freeze_what_startup_made,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,12 +35,34 @@ def test_the_wsgi_module_loads_every_view_then_freezes():
     # A process of its own: importing the WSGI module freezes that process.
     script = (
         "import gc, sys; import rightsdesk.wsgi; "
-        "print(gc.get_freeze_count(), 'rightsdesk.renders.apis' in sys.modules)"
+        "print(gc.get_freeze_count(), 'rightsdesk.renders.apis' in sys.modules, "
+        "gc.get_threshold()[0])"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "rightsdesk.settings"}
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    frozen, views_loaded = result.stdout.split()
+    frozen, views_loaded, young = result.stdout.split()
     assert int(frozen) > 50_000 and views_loaded == "True"
+    assert int(young) == WEB_YOUNG_THRESHOLD  # and not CPython's 700
+
+
+def test_the_youngest_generation_is_collected_less_often_and_the_older_ones_as_before():
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 7, 9)
+        collect_young_less_often()
+        assert gc.get_threshold() == (WEB_YOUNG_THRESHOLD, 7, 9)
+        # What it means: a few thousand young containers alive at once no longer start
+        # a collection (at 700 they start several).
+        gc.collect()
+        counts = []
+        gc.callbacks.append(lambda phase, info: counts.append(info) if phase == "stop" else None)
+        try:
+            held = [[n] for n in range(5_000)]
+        finally:
+            gc.callbacks.pop()
+        assert len(held) == 5_000 and counts == []
+    finally:
+        gc.set_threshold(*before)
