@@ -82,6 +82,15 @@ tasks now go through ``rightsdesk.core.task_sender`` (1.4-1.6 against 1.8-2.2 ms
 send inside a submission). The floor alone, ten trivial statements and no product work,
 ran below 400/s here.
 
+Stop 21, on a machine about twice as fast as stop 20's: gthread workers are capped at
+their share of wrk's connections plus their threads (``worker_connections``). Without it,
+one worker took all 16 connections in about one run in three, and that run's rates halved
+(health 894-955 against 1,900-2,380/s), which made a ratio either twice or half what it
+was. Each endpoint now prints the workers' shares of the server's CPU (50%/50% in every
+capped run) and flags a worker under half its share. Two full 30-s runs: health
+2,099-2,103/s, the floor 827-876/s, submissions 214-237/s (0.102-0.113 of health, p99
+104-114 ms, 0 errors; 8.9-9.7 health checks' worth, the floor 2.5-2.6), reads 768-819/s.
+
     .venv/bin/python bench/api_load.py [--duration 30] [--connections 16] [--workers 2] \
         [--threads 2] [--worker-class gthread|sync] [--broker file|redis://...] \
         [--licences 1|2] [--only health|floor|submit|read ...]
@@ -124,6 +133,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=2, help="threads per worker (gthread)")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        help="connections a gthread worker holds at most (default: its share of "
+        "--connections, plus its threads; see start_server)",
+    )
     parser.add_argument(
         "--broker", default="file", help='"file", or a redis:// URL of a database it may flush'
     )
@@ -289,10 +304,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def worker_connections(args: argparse.Namespace) -> int:
+    """How many connections one gthread worker may hold: its even share of wrk's, plus
+    its threads.
+
+    wrk opens its connections at once and keeps them. A gthread worker accepts every
+    connection waiting whenever its poller wakes, up to this cap (gunicorn's default is
+    1,000), so one worker could take all of them and serve the whole run on one core
+    while the other idled: 1 health run in 5 here, at 950 against 2,150/s, with one
+    worker's CPU at 6.15 s and the other's at 0.01 s. The cap splits them. The threads
+    are added because gunicorn keeps a connection alive only while fewer than the cap
+    less the threads are kept: at the bare share it would close some after each answer.
+    """
+    if args.worker_connections:
+        return args.worker_connections
+    return -(-args.connections // args.workers) + args.threads
+
+
 def start_server(args: argparse.Namespace, tmp: Path, port: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "rightsdesk.wsgi:application"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
     command += ["--worker-class", args.worker_class, "--threads", str(args.threads)]
+    command += ["--worker-connections", str(worker_connections(args))]
     command += ["--backlog", "256", "--keep-alive", "30", "--log-level", "warning"]
     command += ["--error-logfile", str(tmp / "gunicorn.log")]
     return subprocess.Popen(command, cwd=ROOT, start_new_session=True)
@@ -489,14 +522,18 @@ class CpuMeter:
         while not self.stop.wait(0.5):
             self.sample()
 
-    def finish(self) -> dict[str, float]:
+    def finish(self) -> tuple[dict[str, float], list[float]]:
+        """CPU seconds of the server and of PostgreSQL, and each server process's."""
         self.stop.set()
         self.thread.join()
         self.sample()
         used: dict[str, float] = {"server": 0.0, "postgres": 0.0}
-        for (kind, pid), last in self.last.items():
+        processes = []
+        for (kind, pid), last in sorted(self.last.items()):
             used[kind] += last - self.first[(kind, pid)]
-        return used
+            if kind == "server" and pid != self.server_pid:
+                processes.append(last - self.first[(kind, pid)])
+        return used, processes
 
 
 def run_wrk(
@@ -510,7 +547,7 @@ def run_wrk(
     command += [f"http://127.0.0.1:{port}"]
     meter = CpuMeter(server_pid)
     finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    used = meter.finish()
+    used, workers = meter.finish()
     if finished.returncode != 0 or not out.exists():
         raise SystemExit(f"wrk failed ({finished.returncode}):\n{finished.stderr[-3000:]}")
     result = json.loads(out.read_text())
@@ -522,6 +559,10 @@ def run_wrk(
     result["cpu_ms"] = {
         kind: 1000 * seconds / max(result["requests"], 1) for kind, seconds in used.items()
     }
+    # Each worker's share of the workers' CPU: a worker that served nothing halves the
+    # rate, and the rate would say nothing of it.
+    total = sum(workers)
+    result["worker_shares"] = [used_s / total for used_s in workers] if total > 0 else []
     return result
 
 
@@ -580,9 +621,16 @@ def report(name: str, result: dict) -> None:
         f"errors {result['error_count']}  ({result['requests']} requests; {statuses})"
     )
     cpu = result["cpu_ms"]
+    shares = result["worker_shares"]
     print(
         f"{'':<7} CPU per request: server {cpu['server']:.2f} ms, postgres {cpu['postgres']:.2f} ms"
+        f"; workers' shares {'/'.join(f'{share:.0%}' for share in shares)}"
+        + (" (UNBALANCED: a worker did under half its share)" if unbalanced(shares) else "")
     )
+
+
+def unbalanced(shares: list[float]) -> bool:
+    return bool(shares) and min(shares) < 0.5 / len(shares)
 
 
 def run(args: argparse.Namespace, tmp: Path) -> None:
@@ -612,7 +660,8 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     try:
         wait_ready(server, tmp, port)
         print(
-            f"gunicorn: {args.workers} workers ({args.worker_class}, {args.threads} threads); "
+            f"gunicorn: {args.workers} workers ({args.worker_class}, {args.threads} threads, "
+            f"{worker_connections(args)} connections at most); "
             f"wrk: {args.wrk_threads} threads, {args.connections} connections, "
             f"{args.duration} s each; broker {os.environ['CELERY_BROKER_URL']}; "
             f"submissions under {args.licences} licence(s); "
