@@ -308,10 +308,9 @@ def worker_connections(args: argparse.Namespace) -> int:
     """How many connections one gthread worker may hold: its even share of wrk's, plus
     its threads.
 
-    wrk opens its connections at once and keeps them. A gthread worker accepts every
-    connection waiting whenever its poller wakes, up to this cap (gunicorn's default is
-    1,000), so one worker could take all of them and serve the whole run on one core
-    while the other idled: 1 health run in 5 here, at 950 against 2,150/s, with one
+    wrk opens its connections at once and keeps them. A gthread worker goes on accepting
+    while connections wait, up to this cap (gunicorn's default is 1,000), so one worker
+    could take all of them and serve the whole run on one core while the other idled: 1 health run in 5 here, at 950 against 2,150/s, with one
     worker's CPU at 6.15 s and the other's at 0.01 s. The cap splits them. The threads
     are added because gunicorn keeps a connection alive only while fewer than the cap
     less the threads are kept: at the bare share it would close some after each answer.
