@@ -310,10 +310,11 @@ def worker_connections(args: argparse.Namespace) -> int:
 
     wrk opens its connections at once and keeps them. A gthread worker goes on accepting
     while connections wait, up to this cap (gunicorn's default is 1,000), so one worker
-    could take all of them and serve the whole run on one core while the other idled: 1 health run in 5 here, at 950 against 2,150/s, with one
-    worker's CPU at 6.15 s and the other's at 0.01 s. The cap splits them. The threads
-    are added because gunicorn keeps a connection alive only while fewer than the cap
-    less the threads are kept: at the bare share it would close some after each answer.
+    could take all of them and serve the whole run on one core while the other idled: 3
+    health runs in 8 here, at 894-955 against 1,900-2,380/s, one worker's CPU at 6.15 s
+    and the other's at 0.01 s. The cap splits them. The threads are added because
+    gunicorn keeps a connection alive only while fewer than the cap less the threads are
+    kept: at the bare share it would close some after each answer.
     """
     if args.worker_connections:
         return args.worker_connections
