@@ -5,6 +5,10 @@ and is a trap: with prepared statements (``prepare_threshold``) PostgreSQL cache
 plan, which took the single-column index of a foreign key and filtered the rest. A
 submission's idempotency probe filtered every earlier request of its requester that way,
 and its lapsed-reservation probe every reservation of the budget: O(n) per submission.
+
+Nor has any table of ours a pattern-operator copy of an index (``varchar_pattern_ops``,
+Django's ``_like`` index beside a unique or indexed character column): it serves only
+``LIKE 'prefix%'``, which none of our queries makes (core.migration_ops).
 """
 
 import pytest
@@ -57,3 +61,41 @@ def test_the_check_sees_a_covered_index():
         cursor.execute(REDUNDANT)
         rows = cursor.fetchall()
     assert ("renders_renderrequest", "covered_probe", "wider_probe") in rows
+
+
+PATTERN = """
+SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text
+FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema()
+  AND EXISTS (SELECT 1 FROM pg_opclass o
+              WHERE o.oid = ANY(i.indclass::oid[]) AND o.opcname LIKE '%%pattern%%')
+ORDER BY 1, 2
+"""
+
+
+def _pattern_indexes_of_ours() -> list[str]:
+    ours = {model._meta.db_table for model in apps.get_models()}
+    with connection.cursor() as cursor:
+        cursor.execute(PATTERN)
+        return [
+            f"{table}: {index}"
+            for table, index in cursor.fetchall()
+            if table in ours and not table.startswith(DJANGO_TABLES)
+        ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_no_index_of_ours_is_a_pattern_operator_copy():
+    assert _pattern_indexes_of_ours() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_check_sees_a_pattern_operator_index():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE INDEX pattern_probe ON ledger_reservation (reference varchar_pattern_ops)"
+        )
+    assert _pattern_indexes_of_ours() == ["ledger_reservation: pattern_probe"]

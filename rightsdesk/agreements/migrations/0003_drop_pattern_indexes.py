@@ -1,0 +1,18 @@
+from django.db import migrations
+
+from rightsdesk.core.migration_ops import drop_pattern_indexes
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("agreements", "0002_fk_index_covered_by_unique"),
+    ]
+
+    operations = [
+        drop_pattern_indexes(
+            "agreements",
+            [
+                ("category", "slug"),
+            ],
+        ),
+    ]
