@@ -137,7 +137,7 @@ def parse_args() -> argparse.Namespace:
         "--worker-connections",
         type=int,
         help="connections a gthread worker holds at most (default: its share of "
-        "--connections, plus its threads; see start_server)",
+        "--connections, plus its threads; see worker_connections)",
     )
     parser.add_argument(
         "--broker", default="file", help='"file", or a redis:// URL of a database it may flush'
@@ -325,6 +325,7 @@ def start_server(args: argparse.Namespace, tmp: Path, port: int) -> subprocess.P
     command = [sys.executable, "-m", "gunicorn", "rightsdesk.wsgi:application"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)]
     command += ["--worker-class", args.worker_class, "--threads", str(args.threads)]
+    # Sync workers ignore it, but gunicorn runs gthread ones for "sync" with threads > 1.
     command += ["--worker-connections", str(worker_connections(args))]
     command += ["--backlog", "256", "--keep-alive", "30", "--log-level", "warning"]
     command += ["--error-logfile", str(tmp / "gunicorn.log")]
@@ -660,8 +661,13 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     try:
         wait_ready(server, tmp, port)
         print(
-            f"gunicorn: {args.workers} workers ({args.worker_class}, {args.threads} threads, "
-            f"{worker_connections(args)} connections at most); "
+            f"gunicorn: {args.workers} workers ({args.worker_class}, {args.threads} threads"
+            + (
+                f", {worker_connections(args)} connections at most"
+                if args.worker_class == "gthread" or args.threads > 1
+                else ""
+            )
+            + "); "
             f"wrk: {args.wrk_threads} threads, {args.connections} connections, "
             f"{args.duration} s each; broker {os.environ['CELERY_BROKER_URL']}; "
             f"submissions under {args.licences} licence(s); "
