@@ -531,9 +531,10 @@ class CpuMeter:
         used: dict[str, float] = {"server": 0.0, "postgres": 0.0}
         processes = []
         for (kind, pid), last in sorted(self.last.items()):
-            used[kind] += last - self.first[(kind, pid)]
+            spent = last - self.first[(kind, pid)]
+            used[kind] += spent
             if kind == "server" and pid != self.server_pid:
-                processes.append(last - self.first[(kind, pid)])
+                processes.append(spent)
         return used, processes
 
 
